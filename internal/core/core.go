@@ -1,0 +1,284 @@
+package core
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/chorusdb/chorus/internal/object"
+	"github.com/chorusdb/chorus/internal/record"
+	"github.com/chorusdb/chorus/internal/ring"
+	"github.com/chorusdb/chorus/internal/version"
+	"github.com/chorusdb/chorus/internal/wire"
+)
+
+// Store is the read side of a node's storage that the core calls directly. It may be
+// called only from the goroutine that steps the core. Writes never go through it: they
+// leave the core as a record.Batch in Ready.
+type Store interface {
+	Get(key object.Key) (obj object.Object, found bool, err error)
+}
+
+// View is the membership a core works with: the ring of members and which are up.
+// The driver builds it from the membership layer and hands the same immutable value to
+// every shard.
+type View struct {
+	Ring *ring.Ring
+	// Up lists the members that are alive; a member missing from it is down.
+	Up map[string]bool
+}
+
+// Ready is what a core asks the driver to do, in order: make Batch durable, then send
+// Messages and give Replies. Nothing in Messages or Replies may leave the node before
+// Batch is durable: a replica's acknowledgement means the write is on disk.
+type Ready struct {
+	Batch    record.Batch
+	Messages []wire.Message
+	Replies  []Reply
+}
+
+// Empty reports whether there is nothing to do.
+func (r *Ready) Empty() bool {
+	return r.Batch.Empty() && len(r.Messages) == 0 && len(r.Replies) == 0
+}
+
+// hlcWindowMs is how far ahead of the clock the core persists its HLC high-water mark;
+// a restarted node resumes above it, so it never issues a timestamp (or dot) twice.
+const hlcWindowMs = 2000
+
+// Core is one shard of a node's logic. See the package documentation.
+type Core struct {
+	cfg   Config
+	store Store
+	view  View
+
+	hlc      version.HLC
+	hlcBound int64 // physical ms up to which the HLC is persisted
+
+	nextID   uint64
+	writes   map[uint64]*writeOp
+	reads    map[uint64]*readOp
+	timeouts []deadline // in deadline order: every op gets the same timeout
+
+	// pending holds objects written since the last Advance, not yet durable, so that a
+	// second write to the same key within one Ready merges with the first.
+	pending map[object.Key]object.Object
+
+	rd Ready
+}
+
+type deadline struct {
+	at int64
+	id uint64
+}
+
+// New returns a core ready to step. restoredHLC is the highest HLC high-water mark
+// persisted by any shard of this node (0 for a new node); see HLCMetaPrefix.
+func New(cfg Config, store Store, restoredHLC version.Timestamp) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Core{
+		cfg:     cfg,
+		store:   store,
+		nextID:  cfg.IDBase,
+		writes:  make(map[uint64]*writeOp),
+		reads:   make(map[uint64]*readOp),
+		pending: make(map[object.Key]object.Object),
+	}
+	c.hlc.Restore(restoredHLC)
+	c.hlcBound = restoredHLC.Physical()
+	return c, nil
+}
+
+// HLCMetaPrefix prefixes the metadata names under which shards persist their HLC
+// high-water marks; the driver restores the maximum of them at start.
+const HLCMetaPrefix = "hlc/"
+
+// SetView installs a new membership view.
+func (c *Core) SetView(v View) { c.view = v }
+
+// Ready returns the effects accumulated since the last Advance. The returned value is
+// valid until Advance.
+func (c *Core) Ready() *Ready { return &c.rd }
+
+// Advance tells the core that the driver has acted on the last Ready (its batch is
+// durable, or failed and was reported through the replies). It must be called after
+// every Ready.
+func (c *Core) Advance() {
+	c.rd.Batch.Reset()
+	clear(c.rd.Messages)
+	clear(c.rd.Replies)
+	c.rd.Messages = c.rd.Messages[:0]
+	c.rd.Replies = c.rd.Replies[:0]
+	clear(c.pending)
+}
+
+// Pending reports how many requests the core is still coordinating.
+func (c *Core) Pending() int { return len(c.writes) + len(c.reads) }
+
+// now stamps a new timestamp and makes sure the HLC high-water mark covering it is in
+// the batch.
+func (c *Core) now(nowMs int64) version.Timestamp {
+	ts := c.hlc.Now(nowMs)
+	c.persistHLC()
+	return ts
+}
+
+func (c *Core) persistHLC() {
+	last := c.hlc.Last().Physical()
+	if last < c.hlcBound {
+		return
+	}
+	c.hlcBound = last + hlcWindowMs
+	c.rd.Batch.Meta = append(c.rd.Batch.Meta, record.MetaWrite{
+		Name:  HLCMetaPrefix + strconv.Itoa(c.cfg.Shard),
+		Value: strconv.AppendInt(nil, c.hlcBound, 10),
+	})
+}
+
+// ParseHLCMeta decodes a persisted HLC high-water mark.
+func ParseHLCMeta(v []byte) (version.Timestamp, error) {
+	ms, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("core: bad HLC high-water mark %q: %w", v, err)
+	}
+	return version.MakeTimestamp(ms, 0), nil
+}
+
+// load returns the local copy of key: the pending one if written since Advance, else
+// the stored one.
+func (c *Core) load(key object.Key) (object.Object, error) {
+	if o, ok := c.pending[key]; ok {
+		return o, nil
+	}
+	o, _, err := c.store.Get(key)
+	return o, err
+}
+
+// apply merges obj into the local copy of key and queues the result for durability.
+// It returns the copy held before the write.
+func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, err error) {
+	before, err = c.load(key)
+	if err != nil {
+		return before, err
+	}
+	merged, err := object.Merge(before, obj, object.LWW)
+	if err != nil {
+		return before, err
+	}
+	if object.Equal(merged, before) {
+		return before, nil
+	}
+	c.pending[key] = merged
+	c.rd.Batch.Objects = append(c.rd.Batch.Objects, record.ObjectWrite{Key: key, Object: merged})
+	return before, nil
+}
+
+func (c *Core) send(m wire.Message) {
+	m.From = c.cfg.NodeID
+	m.Clock = c.hlc.Last()
+	c.rd.Messages = append(c.rd.Messages, m)
+}
+
+func (c *Core) reply(r Reply) { c.rd.Replies = append(c.rd.Replies, r) }
+
+func (c *Core) newID() uint64 {
+	c.nextID++
+	return c.nextID
+}
+
+// liveReplicas returns the preference list of key and how many of its members are up.
+func (c *Core) replicas(key object.Key, dst []string) (prefs []string, up int) {
+	if c.view.Ring == nil {
+		return dst[:0], 0
+	}
+	prefs = c.view.Ring.AppendPreferenceList(dst[:0], ring.KeyHash(key.Keyspace, key.Key), c.cfg.ReplicationFactor)
+	for _, p := range prefs {
+		if c.view.Up[p] {
+			up++
+		}
+	}
+	return prefs, up
+}
+
+// Receive steps one message from a peer.
+func (c *Core) Receive(nowMs int64, m wire.Message) {
+	if m.Clock != 0 {
+		c.hlc.Observe(m.Clock, nowMs)
+		c.persistHLC()
+	}
+	switch m.Type {
+	case wire.PutReq:
+		c.replicaPut(nowMs, m)
+	case wire.GetReq:
+		c.replicaGet(m)
+	case wire.PutResp:
+		c.writeAnswered(m)
+	case wire.GetResp:
+		c.readAnswered(nowMs, m)
+	}
+}
+
+// Tick lets time pass: requests past their deadline are answered TIMEOUT.
+func (c *Core) Tick(nowMs int64) {
+	for len(c.timeouts) > 0 && c.timeouts[0].at <= nowMs {
+		id := c.timeouts[0].id
+		c.timeouts = c.timeouts[1:]
+		if w, ok := c.writes[id]; ok {
+			c.writeTimedOut(w)
+		}
+		if r, ok := c.reads[id]; ok {
+			c.readTimedOut(r)
+		}
+	}
+}
+
+// Submit steps one client request with this node as coordinator.
+func (c *Core) Submit(nowMs int64, req Request) {
+	if err := c.validate(req); err != nil {
+		c.reply(Reply{ID: req.ID, Err: err})
+		return
+	}
+	switch req.Op {
+	case OpGet:
+		c.startRead(nowMs, req)
+	case OpPut, OpDelete:
+		c.startWrite(nowMs, req)
+	default:
+		c.reply(Reply{ID: req.ID, Err: fmt.Errorf("%w unknown operation %d", ErrBadRequest, req.Op)})
+	}
+}
+
+func (c *Core) validate(req Request) error {
+	if len(req.Key.Key) > c.cfg.MaxKeyBytes {
+		return fmt.Errorf("%w key of %d bytes exceeds the %d-byte limit", ErrTooLarge, len(req.Key.Key), c.cfg.MaxKeyBytes)
+	}
+	if len(req.Value) > c.cfg.MaxValueBytes {
+		return fmt.Errorf("%w value of %d bytes exceeds the %d-byte limit", ErrTooLarge, len(req.Value), c.cfg.MaxValueBytes)
+	}
+	if err := ValidateKeyspace(req.Key.Keyspace); err != nil {
+		return err
+	}
+	if req.Level > Any || (req.Level == Any && req.Op == OpGet) {
+		return fmt.Errorf("%w level %s is not valid for %s", ErrBadRequest, req.Level, req.Op)
+	}
+	if req.TTLMs < 0 {
+		return fmt.Errorf("%w negative expiry", ErrBadRequest)
+	}
+	return nil
+}
+
+// checkAvailable returns ErrUnavailable when fewer replicas are up than the level needs.
+func (c *Core) checkAvailable(level Level, need, up int) error {
+	if need > c.cfg.ReplicationFactor {
+		return fmt.Errorf("%w need %d replicas for %s, replication factor is %d", ErrUnavailable, need, level, c.cfg.ReplicationFactor)
+	}
+	if up < need {
+		return fmt.Errorf("%w need %d replicas for %s, %d alive", ErrUnavailable, need, level, up)
+	}
+	return nil
+}
+
+func (c *Core) addDeadline(nowMs int64, id uint64) {
+	c.timeouts = append(c.timeouts, deadline{at: nowMs + c.cfg.RequestTimeoutMs, id: id})
+}

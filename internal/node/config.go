@@ -1,0 +1,124 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a node. DefaultConfig gives each field's default; a zero field is
+// not a default (call DefaultConfig and override).
+type Config struct {
+	// NodeID names the node in the cluster. It is stored in the data directory on first
+	// start; a later start with another id fails, so a data directory is never served
+	// under two names. Empty: the stored id, else one derived from the host name and
+	// RPC port.
+	NodeID string
+	// DataDir holds the embedded storage (pebble). Required for pebble.
+	DataDir string
+	// Storage is the engine: "pebble" (default), "memory" (lost on exit; tests) or
+	// "postgres".
+	Storage string
+	// PostgresDSN is the connection string for Storage "postgres".
+	PostgresDSN string
+	// Durability is "sync" (default: a write is acknowledged only after fsync) or
+	// "nosync" (acknowledged once in the OS page cache: survives a crash of the process,
+	// not of the machine).
+	Durability string
+	// GossipAddr and RPCAddr are the host:port this node listens on for membership
+	// gossip (TCP and UDP) and node-to-node RPC; RESPAddr and HTTPAddr are advertised to
+	// the cluster (the servers themselves are started by the caller).
+	GossipAddr, RPCAddr, RESPAddr, HTTPAddr string
+	// Join lists gossip addresses of members to join. Empty: start a new cluster (other
+	// nodes may join this one).
+	Join []string
+	// Zone is the failure zone (rack, availability zone); replicas of a key are spread
+	// across zones first.
+	Zone string
+	// ReplicationFactor is N, the number of replicas of each key. Default 3.
+	ReplicationFactor int
+	// RequestTimeout bounds how long a coordinator waits for replicas. Default 2s.
+	RequestTimeout time.Duration
+	// HintTTL is how long a hint for a down replica is kept. Default 3h.
+	HintTTL time.Duration
+	// AntiEntropyInterval is the period of background Merkle exchanges; 0 turns them
+	// off. Default 1m.
+	AntiEntropyInterval time.Duration
+	// Shards is the number of core shards (goroutines). Default GOMAXPROCS.
+	Shards int
+	// MaxKeyBytes and MaxValueBytes bound requests. Defaults 2 KiB and 8 MiB.
+	MaxKeyBytes, MaxValueBytes int
+	// FastGossip shortens failure-detection timers (tests and `chorus dev`).
+	FastGossip bool
+
+	// Logger receives the node's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer and Gatherer hold the node's metrics. Default: a new registry.
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Storage:             "pebble",
+		Durability:          "sync",
+		GossipAddr:          "127.0.0.1:8380",
+		RPCAddr:             "127.0.0.1:9380",
+		RESPAddr:            "127.0.0.1:6380",
+		HTTPAddr:            "127.0.0.1:7380",
+		ReplicationFactor:   3,
+		RequestTimeout:      2 * time.Second,
+		HintTTL:             3 * time.Hour,
+		AntiEntropyInterval: time.Minute,
+		Shards:              runtime.GOMAXPROCS(0),
+		MaxKeyBytes:         2048,
+		MaxValueBytes:       8 << 20,
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Storage {
+	case "pebble":
+		if c.DataDir == "" {
+			errs = append(errs, errors.New("--data-dir is required with --storage pebble"))
+		}
+	case "memory":
+	case "postgres":
+		if c.PostgresDSN == "" {
+			errs = append(errs, errors.New("--postgres-dsn is required with --storage postgres"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage must be pebble, postgres or memory, not %q", c.Storage))
+	}
+	if c.Durability != "sync" && c.Durability != "nosync" {
+		errs = append(errs, fmt.Errorf("--durability must be sync or nosync, not %q", c.Durability))
+	}
+	if c.ReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("--replication-factor must be at least 1, got %d", c.ReplicationFactor))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout must be positive, got %s", c.RequestTimeout))
+	}
+	if c.HintTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--hint-ttl must be positive, got %s", c.HintTTL))
+	}
+	if c.AntiEntropyInterval < 0 {
+		errs = append(errs, fmt.Errorf("--anti-entropy-interval must not be negative, got %s", c.AntiEntropyInterval))
+	}
+	if c.Shards < 1 {
+		errs = append(errs, fmt.Errorf("shards must be at least 1, got %d", c.Shards))
+	}
+	if c.MaxKeyBytes < 1 || c.MaxValueBytes < 1 {
+		errs = append(errs, errors.New("key and value limits must be positive"))
+	}
+	if c.GossipAddr == "" || c.RPCAddr == "" {
+		errs = append(errs, errors.New("--gossip-addr and --rpc-addr are required"))
+	}
+	return errors.Join(errs...)
+}

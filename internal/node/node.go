@@ -1,0 +1,345 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chorusdb/chorus/internal/api"
+	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/record"
+	"github.com/chorusdb/chorus/internal/ring"
+	"github.com/chorusdb/chorus/internal/storage"
+	"github.com/chorusdb/chorus/internal/transport"
+	"github.com/chorusdb/chorus/internal/version"
+	"github.com/chorusdb/chorus/internal/wire"
+)
+
+// Metadata names the node keeps in storage.
+const (
+	metaNodeID  = "node_id"
+	metaMembers = "members"
+)
+
+// ErrStopped is returned by requests made after Close.
+var ErrStopped = errors.New("node: stopped")
+
+// Node is one running Chorus node. See the package documentation.
+type Node struct {
+	cfg       Config
+	id        string
+	log       *slog.Logger
+	engine    storage.Engine
+	transport transport.Transport
+	gossip    *membership.Gossip
+	shards    []*shard
+	metrics   *metrics
+
+	viewMu       sync.RWMutex
+	ring         *ring.Ring
+	up           map[string]bool
+	savedMembers string // JSON of the member list last persisted; gossip callbacks only
+
+	healthy  atomic.Bool
+	stopping chan struct{}
+	closed   sync.Once
+	closeErr error
+}
+
+var _ api.Backend = (*Node)(nil)
+
+// Start opens storage, starts the shards, the RPC transport and gossip, and joins the
+// cluster. It returns once the node serves requests (it may still be alone).
+func Start(cfg Config) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, stopping: make(chan struct{}), up: map[string]bool{}}
+	n.healthy.Store(true)
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if n.engine, err = openEngine(cfg); err != nil {
+		return nil, err
+	}
+	if n.id, err = resolveNodeID(n.engine, cfg); err != nil {
+		return nil, err
+	}
+	n.log = n.log.With("node", n.id)
+	n.metrics = newMetrics(cfg.Registry, n)
+	if err = n.startShards(); err != nil {
+		return nil, err
+	}
+	if n.transport, err = transport.NewGRPC(transport.GRPCConfig{
+		NodeID: n.id, ListenAddr: cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: cfg.Registry,
+	}); err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
+	}
+	known, err := loadMembers(n.engine)
+	if err != nil {
+		return nil, err
+	}
+	if n.gossip, err = membership.NewGossip(membership.GossipConfig{
+		NodeID: n.id, BindAddr: cfg.GossipAddr, Zone: cfg.Zone, Join: cfg.Join, Known: known,
+		Addrs:  membership.Addrs{RESP: cfg.RESPAddr, HTTP: cfg.HTTPAddr, Gossip: cfg.GossipAddr, RPC: cfg.RPCAddr},
+		Logger: n.log, Registerer: cfg.Registry, Fast: cfg.FastGossip,
+	}); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	n.gossip.Subscribe(n.membershipChanged)
+	n.membershipChanged()
+	n.log.Info("node started", "rpc", cfg.RPCAddr, "gossip", cfg.GossipAddr, "storage", cfg.Storage, "shards", cfg.Shards)
+	return n, nil
+}
+
+func (n *Node) startShards() error {
+	hw, err := restoreHLC(n.engine)
+	if err != nil {
+		return err
+	}
+	idBase := uint64(time.Now().UnixNano())
+	for i := 0; i < n.cfg.Shards; i++ {
+		cc := core.DefaultConfig(n.id)
+		cc.Shard = i
+		cc.ReplicationFactor = n.cfg.ReplicationFactor
+		cc.RequestTimeoutMs = n.cfg.RequestTimeout.Milliseconds()
+		cc.MaxKeyBytes, cc.MaxValueBytes = n.cfg.MaxKeyBytes, n.cfg.MaxValueBytes
+		cc.IDBase = idBase
+		c, err := core.New(cc, n.engine, hw)
+		if err != nil {
+			return err
+		}
+		s := &shard{n: n, core: c, inbox: make(chan event, 4096), waiting: map[uint64]*request{}, done: make(chan struct{})}
+		n.shards = append(n.shards, s)
+		go s.run()
+	}
+	return nil
+}
+
+// restoreHLC returns the highest HLC high-water mark any shard persisted.
+func restoreHLC(e storage.Engine) (version.Timestamp, error) {
+	var hw version.Timestamp
+	var perr error
+	err := e.ScanMeta(core.HLCMetaPrefix, func(name string, v []byte) bool {
+		ts, err := core.ParseHLCMeta(v)
+		if err != nil {
+			perr = err
+			return false
+		}
+		hw = max(hw, ts)
+		return true
+	})
+	return hw, errors.Join(err, perr)
+}
+
+// resolveNodeID reconciles the configured id with the one stored in the data directory.
+func resolveNodeID(e storage.Engine, cfg Config) (string, error) {
+	stored, found, err := e.GetMeta(metaNodeID)
+	if err != nil {
+		return "", err
+	}
+	id := cfg.NodeID
+	switch {
+	case found && id != "" && id != string(stored):
+		return "", fmt.Errorf("data directory belongs to node %q, not %q", stored, id)
+	case found:
+		return string(stored), nil
+	case id == "":
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(cfg.RPCAddr)
+		id = strings.ToLower(host) + "-" + port
+	}
+	b := &record.Batch{Meta: []record.MetaWrite{{Name: metaNodeID, Value: []byte(id)}}}
+	return id, e.Commit(b)
+}
+
+func loadMembers(e storage.Engine) ([]membership.Member, error) {
+	v, found, err := e.GetMeta(metaMembers)
+	if err != nil || !found {
+		return nil, err
+	}
+	var ms []membership.Member
+	if err := json.Unmarshal(v, &ms); err != nil {
+		return nil, fmt.Errorf("%w: members: %v", storage.ErrCorrupt, err)
+	}
+	return ms, nil
+}
+
+// membershipChanged rebuilds the ring and the set of up members, tells the transport
+// where peers are, remembers the members durably and hands the view to every shard.
+func (n *Node) membershipChanged() {
+	members := n.gossip.Members()
+	var rm []ring.Member
+	up := make(map[string]bool, len(members))
+	addrs := make(map[string]string, len(members))
+	var keep []membership.Member
+	for _, m := range members {
+		if m.Status == membership.Left {
+			continue
+		}
+		keep = append(keep, m)
+		rm = append(rm, ring.Member{ID: m.ID, Zone: m.Zone})
+		if m.Status == membership.Alive {
+			up[m.ID] = true
+		}
+		if m.ID != n.id && m.Addrs.RPC != "" {
+			addrs[m.ID] = m.Addrs.RPC
+		}
+	}
+	r := ring.New(rm, ring.DefaultVnodes)
+	n.transport.SetPeers(addrs)
+	n.viewMu.Lock()
+	n.ring, n.up = r, up
+	n.viewMu.Unlock()
+	n.saveMembers(keep)
+	v := &core.View{Ring: r, Up: up}
+	for _, s := range n.shards {
+		select {
+		case s.inbox <- event{view: v}:
+		case <-n.stopping:
+			return
+		}
+	}
+}
+
+// saveMembers remembers the members (ids, zones, addresses) durably when they changed,
+// so that a restarted node knows the whole ring before anyone gossips to it.
+func (n *Node) saveMembers(ms []membership.Member) {
+	b, err := json.Marshal(ms)
+	if err != nil || string(b) == n.savedMembers {
+		return
+	}
+	if err = n.engine.Commit(&record.Batch{Meta: []record.MetaWrite{{Name: metaMembers, Value: b}}}); err != nil {
+		n.log.Warn("could not persist the member list", "err", err)
+		return
+	}
+	n.savedMembers = string(b)
+}
+
+// receive routes a message from a peer to the shard that owns its key.
+func (n *Node) receive(m wire.Message) {
+	if m.To != n.id {
+		n.metrics.misrouted.Inc()
+		return
+	}
+	s := n.shardOf(m.Key.Keyspace, m.Key.Key)
+	select {
+	case s.inbox <- event{msg: &m}:
+	case <-n.stopping:
+	}
+}
+
+func (n *Node) shardOf(keyspace, key string) *shard {
+	return n.shards[ring.KeyHash(keyspace, key)%uint64(len(n.shards))]
+}
+
+// NodeID returns the node's id.
+func (n *Node) NodeID() string { return n.id }
+
+// ReplicationFactor returns N.
+func (n *Node) ReplicationFactor() int { return n.cfg.ReplicationFactor }
+
+// Do coordinates one request and waits for its reply or ctx.
+func (n *Node) Do(ctx context.Context, req core.Request) core.Reply {
+	start := time.Now()
+	r := n.do(ctx, req)
+	n.metrics.observe(req, r, time.Since(start))
+	return r
+}
+
+func (n *Node) do(ctx context.Context, req core.Request) core.Reply {
+	w := &request{req: req, reply: make(chan core.Reply, 1)}
+	s := n.shardOf(req.Key.Keyspace, req.Key.Key)
+	select {
+	case s.inbox <- event{req: w}:
+	case <-n.stopping:
+		return core.Reply{Err: fmt.Errorf("%w node is shutting down", core.ErrUnavailable)}
+	case <-ctx.Done():
+		return core.Reply{Err: fmt.Errorf("%w %v", core.ErrTimeout, ctx.Err())}
+	}
+	select {
+	case r := <-w.reply:
+		return r
+	case <-ctx.Done():
+		return core.Reply{Err: fmt.Errorf("%w %v before replicas answered", core.ErrTimeout, ctx.Err())}
+	}
+}
+
+// Members returns the cluster as this node sees it, with each member's ownership.
+func (n *Node) Members() []api.MemberInfo {
+	n.viewMu.RLock()
+	r := n.ring
+	n.viewMu.RUnlock()
+	own := r.Ownership(n.cfg.ReplicationFactor)
+	var out []api.MemberInfo
+	for _, m := range n.gossip.Members() {
+		out = append(out, api.MemberInfo{Member: m, Ownership: own[m.ID]})
+	}
+	return out
+}
+
+// Healthy reports whether storage is accepting writes.
+func (n *Node) Healthy() bool { return n.healthy.Load() }
+
+func (n *Node) storageFailed(err error) {
+	if n.healthy.Swap(false) {
+		n.log.Error("storage commit failed; writes are not acknowledged", "err", err)
+	}
+	n.metrics.storageErrors.Inc()
+}
+
+// Pending returns the number of requests the shards are coordinating.
+func (n *Node) Pending() int {
+	total := 0
+	ch := make(chan int, len(n.shards))
+	for _, s := range n.shards {
+		select {
+		case s.inbox <- event{probe: ch}:
+			total += <-ch
+		case <-n.stopping:
+		}
+	}
+	return total
+}
+
+// Close stops the node: gossip (peers will see it dead, not left), shards, transport,
+// then storage, flushed. It is idempotent.
+func (n *Node) Close() error {
+	n.closed.Do(func() {
+		var errs []error
+		if n.gossip != nil {
+			errs = append(errs, n.gossip.Close())
+		}
+		close(n.stopping)
+		for _, s := range n.shards {
+			<-s.done
+		}
+		if n.transport != nil {
+			errs = append(errs, n.transport.Close())
+		}
+		if n.engine != nil {
+			errs = append(errs, n.engine.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}

@@ -1,0 +1,139 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/wire"
+)
+
+// event is one input to a shard loop: exactly one field is set.
+type event struct {
+	req   *request
+	msg   *wire.Message
+	view  *core.View
+	probe chan<- int // answers with the number of requests in flight (tests, metrics)
+}
+
+// request is a client request waiting for its reply.
+type request struct {
+	req   core.Request
+	reply chan core.Reply // buffered 1
+}
+
+// tickInterval is how often a shard's core sees time pass (request deadlines).
+const tickInterval = 10 * time.Millisecond
+
+// maxBurst bounds how many events one loop iteration steps before it commits, so that
+// a flood of requests still sees its writes durable and answered promptly.
+const maxBurst = 512
+
+// shard owns one core and the goroutine that steps it.
+type shard struct {
+	n       *Node
+	core    *core.Core
+	inbox   chan event
+	waiting map[uint64]*request
+	nextReq uint64
+	done    chan struct{}
+}
+
+func (s *shard) run() {
+	defer close(s.done)
+	ticker := time.NewTicker(tickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case ev := <-s.inbox:
+			s.step(ev)
+		drain:
+			for i := 1; i < maxBurst; i++ {
+				select {
+				case ev := <-s.inbox:
+					s.step(ev)
+				default:
+					break drain
+				}
+			}
+		case <-ticker.C:
+			s.core.Tick(nowMs())
+		case <-s.n.stopping:
+			s.failWaiting()
+			return
+		}
+		s.flush()
+	}
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+func (s *shard) step(ev event) {
+	switch {
+	case ev.req != nil:
+		s.nextReq++
+		ev.req.req.ID = s.nextReq
+		s.waiting[s.nextReq] = ev.req
+		s.core.Submit(nowMs(), ev.req.req)
+	case ev.msg != nil:
+		s.core.Receive(nowMs(), *ev.msg)
+	case ev.view != nil:
+		s.core.SetView(*ev.view)
+	case ev.probe != nil:
+		ev.probe <- s.core.Pending()
+	}
+}
+
+// flush carries out the core's Ready: commit the batch, then send and reply.
+func (s *shard) flush() {
+	rd := s.core.Ready()
+	if rd.Empty() {
+		return
+	}
+	if !rd.Batch.Empty() {
+		if err := s.n.engine.Commit(&rd.Batch); err != nil {
+			s.n.storageFailed(err)
+			s.unacknowledge(rd, err)
+		}
+	}
+	if len(rd.Messages) > 0 {
+		s.n.transport.Send(rd.Messages...)
+	}
+	for _, r := range rd.Replies {
+		if w, ok := s.waiting[r.ID]; ok {
+			delete(s.waiting, r.ID)
+			w.reply <- r
+		}
+	}
+	s.core.Advance()
+}
+
+// errStorage marks replies for writes whose local commit failed.
+var errStorage = errors.New("storage commit failed")
+
+// unacknowledge rewrites a Ready whose batch did not become durable: no replica
+// acknowledgement may leave, and a coordinator's successful write reply becomes
+// TIMEOUT (other replicas may have applied it, so the outcome is unknown, not failed).
+func (s *shard) unacknowledge(rd *core.Ready, err error) {
+	for i := range rd.Messages {
+		if rd.Messages[i].Type == wire.PutResp && rd.Messages[i].Err == "" {
+			rd.Messages[i].Err = "storage: " + err.Error()
+		}
+	}
+	for i := range rd.Replies {
+		r := &rd.Replies[i]
+		w, ok := s.waiting[r.ID]
+		if ok && w.req.Op != core.OpGet && r.Err == nil {
+			r.Err = fmt.Errorf("%w the coordinator could not persist the write (%w: %v); it may have been applied on other replicas", core.ErrTimeout, errStorage, err)
+		}
+	}
+}
+
+// failWaiting answers every waiting request when the node stops.
+func (s *shard) failWaiting() {
+	for id, w := range s.waiting {
+		w.reply <- core.Reply{ID: id, Err: fmt.Errorf("%w node is shutting down", core.ErrUnavailable)}
+	}
+	clear(s.waiting)
+}
