@@ -328,4 +328,3 @@ func TestHLCPersistedBeforeUse(t *testing.T) {
 		t.Fatalf("restored core stamped %v, not after %v", got, hw)
 	}
 }
-

@@ -14,8 +14,8 @@ type readOp struct {
 	need     int
 	replicas []string
 	got      []bool // by index in replicas
-	answers  int // replicas that answered
-	ok       int // replicas that answered without error
+	answers  int    // replicas that answered
+	ok       int    // replicas that answered without error
 	sent     int
 	merged   object.Object
 	replied  bool
@@ -42,7 +42,7 @@ func (c *Core) startRead(nowMs int64, req Request) {
 		r.sent++
 		if rep == c.cfg.NodeID {
 			obj, err := c.load(req.Key)
-			c.readAnswer(nowMs, r, i, obj, err)
+			c.readAnswer(r, i, obj, err)
 			continue
 		}
 		c.send(wire.Message{Type: wire.GetReq, To: rep, ID: r.id, Key: req.Key})
@@ -74,11 +74,11 @@ func (c *Core) readAnswered(nowMs int64, m wire.Message) {
 	if m.Err != "" {
 		err = fmt.Errorf("replica %s: %s", m.From, m.Err)
 	}
-	c.readAnswer(nowMs, r, i, m.Object, err)
+	c.readAnswer(r, i, m.Object, err)
 	c.maybeFinishRead(nowMs, r)
 }
 
-func (c *Core) readAnswer(nowMs int64, r *readOp, i int, obj object.Object, err error) {
+func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error) {
 	r.got[i] = true
 	r.answers++
 	if err != nil {

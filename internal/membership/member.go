@@ -43,13 +43,15 @@ type Member struct {
 }
 
 // View is a node's picture of the cluster. Implementations are safe for concurrent
-// use.
+// use; Members does not block.
 type View interface {
 	// Members returns every member known to this node, the local node included, with
 	// its status (dead and left members too), sorted by id.
 	Members() []Member
-	// Subscribe registers fn to be called (from a background goroutine, never
-	// concurrently with itself) after every change of membership or status. fn must
-	// not block for long.
+	// Subscribe registers fn to be called after every change of membership, status,
+	// zone or addresses; one call may cover several changes, so fn reads Members.
+	// Calls are never concurrent with each other. Gossip makes them from a
+	// background goroutine; Static synchronously from the Set or Add that made the
+	// change. fn must not block for long: it delays every later notification.
 	Subscribe(fn func())
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/transport"
 )
 
 // Config configures a node. DefaultConfig gives each field's default; a zero field is
@@ -54,6 +57,12 @@ type Config struct {
 	MaxKeyBytes, MaxValueBytes int
 	// FastGossip shortens failure-detection timers (tests and `chorus dev`).
 	FastGossip bool
+
+	// NewTransport, when set, replaces the gRPC transport (in-process clusters in tests
+	// use transport.Network). It is called once with the node id and the handler.
+	NewTransport func(id string, h transport.Handler) (transport.Transport, error)
+	// View, when set, replaces gossip membership (tests use membership.Static).
+	View membership.View
 
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger

@@ -42,14 +42,16 @@ type Node struct {
 	log       *slog.Logger
 	engine    storage.Engine
 	transport transport.Transport
-	gossip    *membership.Gossip
+	view      membership.View
+	gossip    *membership.Gossip // nil when Config.View is set
 	shards    []*shard
 	metrics   *metrics
 
 	viewMu       sync.RWMutex
 	ring         *ring.Ring
 	up           map[string]bool
-	savedMembers string // JSON of the member list last persisted; gossip callbacks only
+	changeMu     sync.Mutex // serializes membershipChanged
+	savedMembers string     // JSON of the member list last persisted; under changeMu
 
 	healthy  atomic.Bool
 	stopping chan struct{}
@@ -89,23 +91,13 @@ func Start(cfg Config) (n *Node, err error) {
 	if err = n.startShards(); err != nil {
 		return nil, err
 	}
-	if n.transport, err = transport.NewGRPC(transport.GRPCConfig{
-		NodeID: n.id, ListenAddr: cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: cfg.Registry,
-	}); err != nil {
-		return nil, fmt.Errorf("rpc: %w", err)
-	}
-	known, err := loadMembers(n.engine)
-	if err != nil {
+	if err = n.startTransport(); err != nil {
 		return nil, err
 	}
-	if n.gossip, err = membership.NewGossip(membership.GossipConfig{
-		NodeID: n.id, BindAddr: cfg.GossipAddr, Zone: cfg.Zone, Join: cfg.Join, Known: known,
-		Addrs:  membership.Addrs{RESP: cfg.RESPAddr, HTTP: cfg.HTTPAddr, Gossip: cfg.GossipAddr, RPC: cfg.RPCAddr},
-		Logger: n.log, Registerer: cfg.Registry, Fast: cfg.FastGossip,
-	}); err != nil {
-		return nil, fmt.Errorf("gossip: %w", err)
+	if err = n.startMembership(); err != nil {
+		return nil, err
 	}
-	n.gossip.Subscribe(n.membershipChanged)
+	n.view.Subscribe(n.membershipChanged)
 	n.membershipChanged()
 	n.log.Info("node started", "rpc", cfg.RPCAddr, "gossip", cfg.GossipAddr, "storage", cfg.Storage, "shards", cfg.Shards)
 	return n, nil
@@ -132,6 +124,41 @@ func (n *Node) startShards() error {
 		n.shards = append(n.shards, s)
 		go s.run()
 	}
+	return nil
+}
+
+func (n *Node) startTransport() (err error) {
+	if n.cfg.NewTransport != nil {
+		n.transport, err = n.cfg.NewTransport(n.id, n.receive)
+		return err
+	}
+	n.transport, err = transport.NewGRPC(transport.GRPCConfig{
+		NodeID: n.id, ListenAddr: n.cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: n.cfg.Registry,
+	})
+	if err != nil {
+		return fmt.Errorf("rpc: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) startMembership() (err error) {
+	if n.cfg.View != nil {
+		n.view = n.cfg.View
+		return nil
+	}
+	known, err := loadMembers(n.engine)
+	if err != nil {
+		return err
+	}
+	n.gossip, err = membership.NewGossip(membership.GossipConfig{
+		NodeID: n.id, BindAddr: n.cfg.GossipAddr, Zone: n.cfg.Zone, Join: n.cfg.Join, Known: known,
+		Addrs:  membership.Addrs{RESP: n.cfg.RESPAddr, HTTP: n.cfg.HTTPAddr, Gossip: n.cfg.GossipAddr, RPC: n.cfg.RPCAddr},
+		Logger: n.log, Registerer: n.cfg.Registry, Fast: n.cfg.FastGossip,
+	})
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	n.view = n.gossip
 	return nil
 }
 
@@ -187,7 +214,9 @@ func loadMembers(e storage.Engine) ([]membership.Member, error) {
 // membershipChanged rebuilds the ring and the set of up members, tells the transport
 // where peers are, remembers the members durably and hands the view to every shard.
 func (n *Node) membershipChanged() {
-	members := n.gossip.Members()
+	n.changeMu.Lock()
+	defer n.changeMu.Unlock()
+	members := n.view.Members()
 	var rm []ring.Member
 	up := make(map[string]bool, len(members))
 	addrs := make(map[string]string, len(members))
@@ -291,7 +320,7 @@ func (n *Node) Members() []api.MemberInfo {
 	n.viewMu.RUnlock()
 	own := r.Ownership(n.cfg.ReplicationFactor)
 	var out []api.MemberInfo
-	for _, m := range n.gossip.Members() {
+	for _, m := range n.view.Members() {
 		out = append(out, api.MemberInfo{Member: m, Ownership: own[m.ID]})
 	}
 	return out
