@@ -22,6 +22,8 @@ type Config struct {
 	// with ErrTooLarge before anything is sent or stored. Defaults 2 KiB and 8 MiB.
 	MaxKeyBytes   int
 	MaxValueBytes int
+	// ReadRepair is the read-repair mode of keyspaces without their own setting.
+	ReadRepair ReadRepairMode
 	// IDBase is the first request id this core uses; the driver sets it from the start
 	// time (or the simulator from its seed) so that answers addressed to a previous run
 	// of the node cannot match a new request.

@@ -63,6 +63,9 @@ type Core struct {
 	// second write to the same key within one Ready merges with the first.
 	pending map[object.Key]object.Object
 
+	keyspaces map[string]KeyspaceSettings
+	stats     Stats
+
 	rd Ready
 }
 
@@ -162,7 +165,7 @@ func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, e
 	if err != nil {
 		return before, err
 	}
-	merged, err := object.Merge(before, obj, object.LWW)
+	merged, err := object.Merge(before, obj, c.mergeMode(key.Keyspace))
 	if err != nil {
 		return before, err
 	}
@@ -213,7 +216,7 @@ func (c *Core) Receive(nowMs int64, m wire.Message) {
 	case wire.GetReq:
 		c.replicaGet(m)
 	case wire.PutResp:
-		c.writeAnswered(m)
+		c.writeAnswered(nowMs, m)
 	case wire.GetResp:
 		c.readAnswered(nowMs, m)
 	}
@@ -228,7 +231,7 @@ func (c *Core) Tick(nowMs int64) {
 			c.writeTimedOut(w)
 		}
 		if r, ok := c.reads[id]; ok {
-			c.readTimedOut(r)
+			c.readTimedOut(nowMs, r)
 		}
 	}
 }

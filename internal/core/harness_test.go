@@ -81,6 +81,9 @@ func (h *harness) flush(id string) {
 	for _, m := range rd.Batch.Meta {
 		h.meta[id][m.Name] = string(m.Value)
 	}
+	for _, r := range rd.Batch.Repairs {
+		fmt.Fprintf(&h.out, "repair-log %s: %s stale on %s\n", id, r.Key.Key, r.StaleNode)
+	}
 	for _, m := range rd.Messages {
 		h.inbox = append(h.inbox, m)
 	}
@@ -197,6 +200,17 @@ func (h *harness) submit(d *datadriven.TestData) {
 			d.Fatalf(h.t, "%v", err)
 		}
 		req.Level = lv
+	}
+	if d.HasArg("repair") {
+		var mode string
+		d.ScanArgs(h.t, "repair", &mode)
+		m, err := core.ParseReadRepairMode(mode)
+		if err != nil {
+			d.Fatalf(h.t, "%v", err)
+		}
+		for _, c := range h.cores {
+			c.SetKeyspaces(map[string]core.KeyspaceSettings{"default": {ReadRepair: m}})
+		}
 	}
 	if d.HasArg("ttl") {
 		var ttl int

@@ -12,19 +12,27 @@ type readOp struct {
 	req      Request
 	id       uint64
 	need     int
+	mode     ReadRepairMode
 	replicas []string
-	got      []bool // by index in replicas
-	answers  int    // replicas that answered
-	ok       int    // replicas that answered without error
+	got      []bool          // by index in replicas: answered
+	copies   []object.Object // by index: the copy a replica returned (if it answered OK)
+	okAt     []bool          // by index: answered without error
+	answers  int             // replicas that answered
+	ok       int             // replicas that answered without error
 	sent     int
 	merged   object.Object
 	replied  bool
-	lastErr  string
+	fixed    []bool // by index: already sent the merged object
+	blocking bool   // blocking read repair started
+	// blocking read repair: acknowledgements still awaited before the reply
+	repairWait []bool
+	repairLeft int
+	lastErr    string
 }
 
 // startRead asks every up primary replica at once.
 func (c *Core) startRead(nowMs int64, req Request) {
-	r := &readOp{req: req, id: c.newID()}
+	r := &readOp{req: req, id: c.newID(), mode: c.keyspace(req.Key.Keyspace).ReadRepair}
 	var up int
 	r.replicas, up = c.replicas(req.Key, make([]string, 0, c.cfg.ReplicationFactor))
 	r.need = req.Level.Required(c.cfg.ReplicationFactor)
@@ -32,7 +40,8 @@ func (c *Core) startRead(nowMs int64, req Request) {
 		c.reply(Reply{ID: req.ID, Err: err})
 		return
 	}
-	r.got = make([]bool, len(r.replicas))
+	n := len(r.replicas)
+	r.got, r.okAt, r.fixed, r.copies = make([]bool, n), make([]bool, n), make([]bool, n), make([]object.Object, n)
 	c.reads[r.id] = r
 	c.addDeadline(nowMs, r.id)
 	for i, rep := range r.replicas {
@@ -85,21 +94,27 @@ func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error) {
 		r.lastErr = err.Error()
 		return
 	}
-	merged, err := object.Merge(r.merged, obj, object.LWW)
+	merged, err := object.Merge(r.merged, obj, c.mergeMode(r.req.Key.Keyspace))
 	if err != nil {
 		r.lastErr = err.Error()
 		return
 	}
 	r.merged = merged
+	r.copies[i] = obj
+	r.okAt[i] = true
 	r.ok++
 }
 
-// maybeFinishRead answers the client after R good answers, or with an error once
-// failed replicas make R unreachable; it forgets the read once all have answered.
+// maybeFinishRead answers the client after R good answers (in blocking read-repair mode,
+// only once the stale replicas among them acknowledged the repair), or with an error once
+// failed replicas make R unreachable. Once every replica answered, stale copies are
+// repaired (async mode) and the read is forgotten.
 func (c *Core) maybeFinishRead(nowMs int64, r *readOp) {
 	if !r.replied {
 		switch {
-		case r.ok >= r.need:
+		case r.ok >= r.need && r.mode == ReadRepairBlocking && !r.blocking:
+			c.repairBlocking(nowMs, r)
+		case r.ok >= r.need && r.repairLeft == 0:
 			r.replied = true
 			c.reply(c.readReply(nowMs, r))
 		case r.sent-r.answers+r.ok < r.need:
@@ -108,9 +123,75 @@ func (c *Core) maybeFinishRead(nowMs int64, r *readOp) {
 				"%w %d of %d required replicas answered; a replica failed: %s", ErrTimeout, r.ok, r.need, r.lastErr)})
 		}
 	}
-	if r.answers >= r.sent {
-		delete(c.reads, r.id)
+	if r.answers >= r.sent && r.repairLeft == 0 {
+		c.finishRead(nowMs, r)
 	}
+}
+
+// finishRead repairs the stale replicas that answered (unless read repair is off) and
+// forgets the read.
+func (c *Core) finishRead(nowMs int64, r *readOp) {
+	if r.mode != ReadRepairOff {
+		c.repairStale(nowMs, r, false)
+	}
+	delete(c.reads, r.id)
+}
+
+// repairBlocking sends the merged object to the stale replicas that answered so far and
+// holds the reply until they acknowledge it, so that every later QUORUM read sees at
+// least this value (monotonic quorum reads).
+func (c *Core) repairBlocking(nowMs int64, r *readOp) {
+	r.blocking = true
+	r.repairWait = make([]bool, len(r.replicas))
+	r.repairLeft = c.repairStale(nowMs, r, true)
+	if r.repairLeft == 0 {
+		r.replied = true
+		c.reply(c.readReply(nowMs, r))
+	}
+}
+
+// repairStale sends the merged object to every replica whose copy differs, logs each
+// repair, and returns how many acknowledgements it will wait for (when wait is set).
+func (c *Core) repairStale(nowMs int64, r *readOp, wait bool) int {
+	if r.merged.IsZero() {
+		return 0
+	}
+	waiting := 0
+	for i, rep := range r.replicas {
+		if !r.okAt[i] || r.fixed[i] || object.Equal(r.copies[i], r.merged) {
+			continue
+		}
+		r.fixed[i] = true
+		c.stats.ReadRepairs++
+		c.rd.Batch.Repairs = append(c.rd.Batch.Repairs, repairEntry(r.req.Key, rep, nowMs))
+		if rep == c.cfg.NodeID {
+			c.apply(r.req.Key, r.merged) // durable with this Ready, before any reply
+			continue
+		}
+		id := uint64(0) // fire and forget
+		if wait {
+			id = r.id
+			r.repairWait[i] = true
+			waiting++
+		}
+		c.send(wire.Message{Type: wire.PutReq, To: rep, ID: id, Key: r.req.Key, Object: r.merged})
+	}
+	return waiting
+}
+
+// repairAnswered counts a replica's acknowledgement of a blocking read repair.
+func (c *Core) repairAnswered(nowMs int64, r *readOp, m wire.Message) {
+	i := indexOf(r.replicas, m.From)
+	if i < 0 || r.repairWait == nil || !r.repairWait[i] {
+		return
+	}
+	r.repairWait[i] = false
+	r.repairLeft--
+	if m.Err != "" {
+		r.lastErr = m.Err
+		r.ok-- // the replica does not hold the value the reply would promise
+	}
+	c.maybeFinishRead(nowMs, r)
 }
 
 func (c *Core) readReply(nowMs int64, r *readOp) Reply {
@@ -122,11 +203,12 @@ func (c *Core) readReply(nowMs int64, r *readOp) Reply {
 	return rep
 }
 
-func (c *Core) readTimedOut(r *readOp) {
+func (c *Core) readTimedOut(nowMs int64, r *readOp) {
 	if !r.replied {
 		r.replied = true
-		c.reply(Reply{ID: r.req.ID, Acks: r.answers, Err: fmt.Errorf(
+		c.reply(Reply{ID: r.req.ID, Acks: r.ok, Err: fmt.Errorf(
 			"%w %d of %d required replicas answered within %dms", ErrTimeout, r.ok, r.need, c.cfg.RequestTimeoutMs)})
 	}
-	delete(c.reads, r.id)
+	r.repairLeft = 0
+	c.finishRead(nowMs, r)
 }

@@ -103,9 +103,12 @@ func (c *Core) replicaPut(nowMs int64, m wire.Message) {
 }
 
 // writeAnswered counts a replica's answer to a write.
-func (c *Core) writeAnswered(m wire.Message) {
+func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 	w, ok := c.writes[m.ID]
 	if !ok {
+		if r, ok := c.reads[m.ID]; ok {
+			c.repairAnswered(nowMs, r, m) // blocking read repair
+		}
 		return // late answer to a finished write, or from a previous run
 	}
 	i := indexOf(w.replicas, m.From)

@@ -1,0 +1,335 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/chorusdb/chorus/internal/wire"
+)
+
+// chunk is a frame being filled: the entries (length-prefixed encoded messages) and
+// their number. The frame header is written in front when the chunk is sent.
+type chunk struct {
+	body []byte
+	n    int
+}
+
+func (c *chunk) frameLen() int { return wire.FrameHeaderLen(c.n) + len(c.body) }
+
+// maxSpareChunkBytes bounds the capacity of a chunk buffer kept for reuse, so that an
+// idle peer does not hold on to the largest frame it ever sent.
+const maxSpareChunkBytes = 1 << 20
+
+// peerState says whether Send queues messages for a peer.
+type peerState int
+
+const (
+	// peerConnecting: no stream yet and no failure yet; messages queue (bounded).
+	peerConnecting peerState = iota
+	// peerUp: a stream is open; messages queue and the sender writes them.
+	peerUp
+	// peerDown: the last attempt failed or the stream broke; messages are dropped
+	// until a new stream opens, so a dead peer costs no memory.
+	peerDown
+	// peerStopped: removed by SetPeers or Close; messages are dropped.
+	peerStopped
+)
+
+// peer is one destination: a gRPC connection, a long-lived stream on it, and the queue
+// of messages waiting for the stream. Send encodes into the queue under mu; the sender
+// goroutine (run) takes whole chunks, so under load each frame carries everything that
+// queued while the previous one was being written.
+type peer struct {
+	id, addr string
+	cfg      *GRPCConfig
+	counters *counters
+	log      *slog.Logger
+	conn     *grpc.ClientConn
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wake     chan struct{} // capacity 1: the queue went from empty to non-empty
+
+	mu          sync.Mutex
+	state       peerState
+	queue       []*chunk // FIFO; only the last one is appended to
+	queued      int      // messages in queue
+	queuedBytes int      // bytes of entries in queue
+	spare       []*chunk
+}
+
+func newPeer(t *GRPC, id, addr string) (*peer, error) {
+	conn, err := grpc.NewClient(addr, t.dialOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("transport: peer %s at %q: %w", id, addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &peer{
+		id: id, addr: addr, cfg: &t.cfg, counters: &t.counters,
+		log:  t.log.With("peer", id, "addr", addr),
+		conn: conn, ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// enqueue encodes m at the end of the queue, or drops it and counts why. It never
+// blocks on the network: the lock is held only while encoding.
+func (p *peer) enqueue(m *wire.Message) {
+	p.mu.Lock()
+	switch p.state {
+	case peerDown:
+		p.mu.Unlock()
+		p.counters.drop(dropUnreachable, 1)
+		return
+	case peerStopped:
+		p.mu.Unlock()
+		p.counters.drop(dropUnknownPeer, 1)
+		return
+	}
+	if p.queued >= p.cfg.QueueLen {
+		p.mu.Unlock()
+		p.counters.drop(dropQueueFull, 1)
+		return
+	}
+	c := p.tail()
+	start := len(c.body)
+	c.body = wire.AppendFrameMessage(c.body, *m)
+	size := len(c.body) - start
+	reason := dropReason(-1)
+	switch {
+	case wire.FrameHeaderLen(1)+size > p.cfg.MaxFrameBytes:
+		reason = dropTooLarge
+	case p.queuedBytes+size > p.cfg.QueueBytes:
+		reason = dropQueueFull
+	}
+	if reason >= 0 {
+		c.body = c.body[:start]
+		if c.n == 0 {
+			p.queue = p.queue[:len(p.queue)-1]
+			p.recycleLocked(c)
+		}
+		p.mu.Unlock()
+		p.counters.drop(reason, 1)
+		return
+	}
+	if c.n > 0 && wire.FrameHeaderLen(c.n+1)+len(c.body) > p.cfg.MaxFrameBytes {
+		// The entry does not fit this frame: move it to a new one.
+		next := p.newChunk()
+		next.body = append(next.body, c.body[start:]...)
+		c.body = c.body[:start]
+		p.queue = append(p.queue, next)
+		c = next
+	}
+	c.n++
+	p.queued++
+	p.queuedBytes += size
+	first := p.queued == 1
+	p.mu.Unlock()
+	if first {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// tail returns the chunk to append to, adding one when the queue is empty.
+func (p *peer) tail() *chunk {
+	if len(p.queue) == 0 {
+		p.queue = append(p.queue, p.newChunk())
+	}
+	return p.queue[len(p.queue)-1]
+}
+
+func (p *peer) newChunk() *chunk {
+	if n := len(p.spare); n > 0 {
+		c := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		return c
+	}
+	return &chunk{}
+}
+
+func (p *peer) recycleLocked(c *chunk) {
+	c.body, c.n = c.body[:0], 0
+	if cap(c.body) <= maxSpareChunkBytes && len(p.spare) < 2 {
+		p.spare = append(p.spare, c)
+	}
+}
+
+func (p *peer) recycle(c *chunk) {
+	p.mu.Lock()
+	p.recycleLocked(c)
+	p.mu.Unlock()
+}
+
+// take removes the oldest non-empty chunk from the queue, or returns nil.
+func (p *peer) take() *chunk {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) > 0 {
+		c := p.queue[0]
+		p.queue = append(p.queue[:0], p.queue[1:]...)
+		if c.n == 0 {
+			p.recycleLocked(c)
+			continue
+		}
+		p.queued -= c.n
+		p.queuedBytes -= len(c.body)
+		return c
+	}
+	return nil
+}
+
+// setState moves the peer to s (unless it was stopped) and, when Send must no longer
+// queue, drops what is queued. It returns the previous state and the number dropped.
+func (p *peer) setState(s peerState) (prev peerState, dropped int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev = p.state
+	if prev == peerStopped {
+		return prev, 0
+	}
+	p.state = s
+	if s == peerDown || s == peerStopped {
+		dropped = p.queued
+		for _, c := range p.queue {
+			p.recycleLocked(c)
+		}
+		p.queue = p.queue[:0]
+		p.queued, p.queuedBytes = 0, 0
+	}
+	return prev, dropped
+}
+
+// stop makes Send drop messages for this peer and ends its sender, which closes the
+// connection on its way out. reason counts what was still queued.
+func (p *peer) stop(reason dropReason) {
+	_, n := p.setState(peerStopped)
+	p.counters.drop(reason, n)
+	p.cancel()
+}
+
+// run is the peer's sender goroutine: it opens a stream, writes frames until the
+// stream breaks, and reconnects with capped exponential backoff, dropping messages
+// while the peer is unreachable. It returns when the peer is stopped.
+func (p *peer) run() {
+	defer p.conn.Close()
+	backoff := p.cfg.MinBackoff
+	for {
+		stream, cancel, err := p.open()
+		if err == nil {
+			if prev, _ := p.setState(peerUp); prev == peerDown {
+				p.log.Info("peer reachable again")
+			}
+			began := time.Now()
+			err = p.pump(stream, cancel)
+			if time.Since(began) >= p.cfg.MaxBackoff {
+				backoff = p.cfg.MinBackoff
+			}
+		}
+		if p.ctx.Err() != nil {
+			return
+		}
+		prev, n := p.setState(peerDown)
+		p.counters.drop(dropUnreachable, n)
+		if prev != peerDown {
+			p.log.Warn("peer unreachable; dropping its messages until it is back", "err", err)
+		}
+		if !p.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, p.cfg.MaxBackoff)
+	}
+}
+
+// sleep waits for about d (±20%, so that peers do not retry in lockstep) and reports
+// false if the peer was stopped meanwhile.
+func (p *peer) sleep(d time.Duration) bool {
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.ctx.Done():
+		return false
+	}
+}
+
+// open starts a stream, giving up after DialTimeout. The stream lives until cancel.
+func (p *peer) open() (grpc.ClientStream, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	timer := time.AfterFunc(p.cfg.DialTimeout, cancel)
+	stream, err := p.conn.NewStream(ctx, &framesStreamDesc, fullMethod)
+	if !timer.Stop() && err == nil {
+		err = fmt.Errorf("no stream after %v", p.cfg.DialTimeout)
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return stream, cancel, nil
+}
+
+// pump writes queued chunks to the stream, one frame each, until the stream breaks or
+// the peer stops, and returns why. It cancels the stream before returning and waits
+// for the goroutine that watches it.
+func (p *peer) pump(stream grpc.ClientStream, cancel context.CancelFunc) error {
+	// The server answers only when the stream ends, so a pending RecvMsg returns exactly
+	// when the server or the connection ends it, even while there is nothing to send.
+	ended := make(chan error, 1)
+	go func() { ended <- stream.RecvMsg(&streamEnd{}) }()
+	watched, err := p.writeFrames(stream, ended)
+	cancel()
+	if !watched {
+		<-ended
+	}
+	return err
+}
+
+// writeFrames is pump's loop. watched reports whether it consumed the stream's end.
+func (p *peer) writeFrames(stream grpc.ClientStream, ended <-chan error) (watched bool, err error) {
+	for {
+		c := p.take()
+		if c == nil {
+			select {
+			case <-p.wake:
+				continue
+			case err := <-ended:
+				return true, endError(err)
+			case <-p.ctx.Done():
+				return false, p.ctx.Err()
+			}
+		}
+		n, size := c.n, c.frameLen()
+		err := stream.SendMsg(c)
+		p.recycle(c)
+		if err != nil {
+			p.counters.drop(dropUnreachable, n)
+			if errors.Is(err, io.EOF) {
+				// The stream is over; its status says why.
+				return true, endError(<-ended)
+			}
+			return false, err
+		}
+		p.counters.sent.Add(uint64(n))
+		p.counters.frames.Add(1)
+		p.counters.bytes.Add(uint64(size))
+	}
+}
+
+// endError describes a stream that ended although the client never closed it.
+func endError(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return errors.New("the peer closed the stream")
+	}
+	return err
+}
