@@ -22,6 +22,27 @@ type Config struct {
 	// with ErrTooLarge before anything is sent or stored. Defaults 2 KiB and 8 MiB.
 	MaxKeyBytes   int
 	MaxValueBytes int
+	// HintTTLMs is how long a hint is kept; one past it is never delivered. Default 3h.
+	HintTTLMs int64
+	// HintCapBytes caps the hints this core keeps per target; past it a write's hint is
+	// refused (counted, and anti-entropy repairs the replica later). Default 64 MiB.
+	HintCapBytes int64
+	// Shards is how many core shards each node runs (keys are split among them by key
+	// hash); anti-entropy pairs shard i of one node with shard i of another, so every node
+	// of a cluster must use the same number. Default 1.
+	Shards int
+	// AntiEntropyIntervalMs is the period of background Merkle exchanges; 0 turns
+	// anti-entropy off entirely (including targeted exchanges after expired hints).
+	// Default 60000.
+	AntiEntropyIntervalMs int64
+	// AntiEntropyBytesPerSec is the I/O budget of anti-entropy: no new exchange starts
+	// while the bytes sent exceed it (foreground requests keep their latency). Default
+	// 8 MiB/s.
+	AntiEntropyBytesPerSec int64
+	// TombstoneGraceMs is how long a tombstone is kept at least, after every replica
+	// has it; it must exceed HintTTLMs so that no hint can bring the value back.
+	// Default 4h.
+	TombstoneGraceMs int64
 	// ReadRepair is the read-repair mode of keyspaces without their own setting.
 	ReadRepair ReadRepairMode
 	// IDBase is the first request id this core uses; the driver sets it from the start
@@ -33,11 +54,17 @@ type Config struct {
 // DefaultConfig returns the defaults for a node named id.
 func DefaultConfig(id string) Config {
 	return Config{
-		NodeID:            id,
-		ReplicationFactor: 3,
-		RequestTimeoutMs:  2000,
-		MaxKeyBytes:       2048,
-		MaxValueBytes:     8 << 20,
+		NodeID:                 id,
+		ReplicationFactor:      3,
+		RequestTimeoutMs:       2000,
+		HintTTLMs:              3 * 3600 * 1000,
+		HintCapBytes:           64 << 20,
+		Shards:                 1,
+		AntiEntropyIntervalMs:  60_000,
+		AntiEntropyBytesPerSec: 8 << 20,
+		TombstoneGraceMs:       4 * 3600 * 1000,
+		MaxKeyBytes:            2048,
+		MaxValueBytes:          8 << 20,
 	}
 }
 
@@ -52,6 +79,18 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeoutMs < 1 {
 		errs = append(errs, fmt.Errorf("core: RequestTimeoutMs must be positive, got %d", c.RequestTimeoutMs))
+	}
+	if c.HintTTLMs < 1 || c.HintCapBytes < 1 {
+		errs = append(errs, errors.New("core: HintTTLMs and HintCapBytes must be positive"))
+	}
+	if c.Shards < 1 || c.Shard < 0 || c.Shard >= c.Shards {
+		errs = append(errs, fmt.Errorf("core: Shard %d must be in [0, Shards=%d)", c.Shard, c.Shards))
+	}
+	if c.AntiEntropyIntervalMs < 0 {
+		errs = append(errs, errors.New("core: AntiEntropyIntervalMs must not be negative"))
+	}
+	if c.TombstoneGraceMs <= c.HintTTLMs {
+		errs = append(errs, fmt.Errorf("core: TombstoneGraceMs (%d) must exceed HintTTLMs (%d), or a late hint could resurrect a purged delete", c.TombstoneGraceMs, c.HintTTLMs))
 	}
 	if c.MaxKeyBytes < 1 || c.MaxValueBytes < 1 {
 		errs = append(errs, errors.New("core: MaxKeyBytes and MaxValueBytes must be positive"))

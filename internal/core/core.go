@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/chorusdb/chorus/internal/merkle"
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/record"
 	"github.com/chorusdb/chorus/internal/ring"
@@ -16,6 +17,10 @@ import (
 // leave the core as a record.Batch in Ready.
 type Store interface {
 	Get(key object.Key) (obj object.Object, found bool, err error)
+	// Keyspaces lists the keyspaces holding objects, sorted.
+	Keyspaces() ([]string, error)
+	// ScanObjects visits the objects of a keyspace in key order from start.
+	ScanObjects(ks string, start string, fn func(key object.Key, obj object.Object) bool) error
 }
 
 // View is the membership a core works with: the ring of members and which are up.
@@ -66,6 +71,19 @@ type Core struct {
 	keyspaces map[string]KeyspaceSettings
 	stats     Stats
 
+	hints       map[string]*hintQueue // by target
+	hintTargets []string              // sorted keys of hints
+	hintCapHit  []string
+
+	trees      map[int]*merkle.Tree // by ring range, for this shard's keys
+	epoch      uint64               // identity of the ring the trees were built for
+	lastSync   map[syncKey]int64    // (range, peer) → start of the last exchange that left them equal
+	sessions   map[uint64]*syncSession
+	syncWanted []syncTarget
+	nextSyncAt int64
+	aeTokens   int64 // anti-entropy byte budget (may go negative: debt)
+	budgetAt   int64
+
 	rd Ready
 }
 
@@ -81,12 +99,16 @@ func New(cfg Config, store Store, restoredHLC version.Timestamp) (*Core, error) 
 		return nil, err
 	}
 	c := &Core{
-		cfg:     cfg,
-		store:   store,
-		nextID:  cfg.IDBase,
-		writes:  make(map[uint64]*writeOp),
-		reads:   make(map[uint64]*readOp),
-		pending: make(map[object.Key]object.Object),
+		cfg:      cfg,
+		store:    store,
+		nextID:   cfg.IDBase,
+		writes:   make(map[uint64]*writeOp),
+		reads:    make(map[uint64]*readOp),
+		pending:  make(map[object.Key]object.Object),
+		hints:    make(map[string]*hintQueue),
+		trees:    make(map[int]*merkle.Tree),
+		lastSync: make(map[syncKey]int64),
+		sessions: make(map[uint64]*syncSession),
 	}
 	c.hlc.Restore(restoredHLC)
 	c.hlcBound = restoredHLC.Physical()
@@ -98,7 +120,16 @@ func New(cfg Config, store Store, restoredHLC version.Timestamp) (*Core, error) 
 const HLCMetaPrefix = "hlc/"
 
 // SetView installs a new membership view.
-func (c *Core) SetView(v View) { c.view = v }
+// When the ring itself changed (members joined or left, not just went up or down), the
+// Merkle trees are rebuilt from storage, since range boundaries moved.
+func (c *Core) SetView(v View) {
+	prev := c.view.Up
+	c.view = v
+	c.hintTargetsUp(prev)
+	if ringEpoch(v.Ring)^uint64(c.cfg.Shards) != c.epoch {
+		c.rebuildTrees()
+	}
+}
 
 // Ready returns the effects accumulated since the last Advance. The returned value is
 // valid until Advance.
@@ -172,6 +203,7 @@ func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, e
 	if object.Equal(merged, before) {
 		return before, nil
 	}
+	c.updateTree(key, before, merged)
 	c.pending[key] = merged
 	c.rd.Batch.Objects = append(c.rd.Batch.Objects, record.ObjectWrite{Key: key, Object: merged})
 	return before, nil
@@ -219,6 +251,14 @@ func (c *Core) Receive(nowMs int64, m wire.Message) {
 		c.writeAnswered(nowMs, m)
 	case wire.GetResp:
 		c.readAnswered(nowMs, m)
+	case wire.HintReq:
+		c.replicaHint(m)
+	case wire.HintResp:
+		c.hintAnswered(nowMs, m)
+	case wire.SyncReq, wire.SyncResp:
+		if m.Sync != nil {
+			c.receiveSync(nowMs, m)
+		}
 	}
 }
 
@@ -228,12 +268,14 @@ func (c *Core) Tick(nowMs int64) {
 		id := c.timeouts[0].id
 		c.timeouts = c.timeouts[1:]
 		if w, ok := c.writes[id]; ok {
-			c.writeTimedOut(w)
+			c.writeTimedOut(nowMs, w)
 		}
 		if r, ok := c.reads[id]; ok {
 			c.readTimedOut(nowMs, r)
 		}
 	}
+	c.deliverHints(nowMs)
+	c.antiEntropyTick(nowMs)
 }
 
 // Submit steps one client request with this node as coordinator.

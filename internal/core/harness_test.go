@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -19,6 +20,36 @@ type mapStore map[object.Key]object.Object
 func (m mapStore) Get(k object.Key) (object.Object, bool, error) {
 	o, ok := m[k]
 	return o, ok, nil
+}
+
+func (m mapStore) Keyspaces() ([]string, error) {
+	set := map[string]bool{}
+	for k := range m {
+		set[k.Keyspace] = true
+	}
+	var out []string
+	for ks := range set {
+		out = append(out, ks)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (m mapStore) ScanObjects(ks, start string, fn func(object.Key, object.Object) bool) error {
+	var keys []string
+	for k := range m {
+		if k.Keyspace == ks && k.Key >= start {
+			keys = append(keys, k.Key)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		key := object.Key{Keyspace: ks, Key: k}
+		if !fn(key, m[key]) {
+			break
+		}
+	}
+	return nil
 }
 
 // harness runs a few cores in one goroutine with a hand-driven network: the test
@@ -76,7 +107,18 @@ func (h *harness) flush(id string) {
 	c := h.cores[id]
 	rd := c.Ready()
 	for _, w := range rd.Batch.Objects {
+		if w.Purge {
+			delete(h.stores[id], w.Key)
+			fmt.Fprintf(&h.out, "purge %s: %s\n", id, w.Key.Key)
+			continue
+		}
 		h.stores[id][w.Key] = w.Object
+	}
+	for _, hint := range rd.Batch.Hints {
+		fmt.Fprintf(&h.out, "hint %s: %s for %s\n", id, hint.Key.Key, hint.Target)
+	}
+	for range rd.Batch.HintDeletes {
+		fmt.Fprintf(&h.out, "hint-delete %s\n", id)
 	}
 	for _, m := range rd.Batch.Meta {
 		h.meta[id][m.Name] = string(m.Value)
@@ -106,6 +148,11 @@ func fmtReply(r core.Reply) string {
 
 func fmtMsg(m wire.Message) string {
 	s := fmt.Sprintf("%s→%s %s %s", m.From, m.To, m.Type, m.Key.Key)
+	if m.Sync != nil {
+		y := m.Sync
+		s = fmt.Sprintf("%s→%s %s step=%d ranges=%d nodes=%d equal=%d hashes=%d keys=%d objects=%d pull=%d",
+			m.From, m.To, m.Type, y.Step, len(y.Ranges), len(y.Nodes), len(y.Equal), len(y.Hashes), len(y.Keys), len(y.Objects), len(y.Pull))
+	}
 	if m.Err != "" {
 		s += " err=" + m.Err
 	}
@@ -159,6 +206,24 @@ func (h *harness) run(d *datadriven.TestData) string {
 				fmt.Fprintf(&h.out, "%s: %q\n", id, w.Value)
 			}
 		}
+	case "repair":
+		var node string
+		d.ScanArgs(h.t, "node", &node)
+		n := h.cores[node].StartRepair(h.now)
+		fmt.Fprintf(&h.out, "%d exchanges started\n", n)
+		h.flush(node)
+		for _, m := range h.inbox {
+			fmt.Fprintln(&h.out, "sent "+fmtMsg(m))
+		}
+	case "stats":
+		var node string
+		d.ScanArgs(h.t, "node", &node)
+		st := h.cores[node].Stats()
+		fmt.Fprintf(&h.out, "hints: stored=%d delivered=%d expired=%d dropped=%d pending=%d\n",
+			st.HintsStored, st.HintsDelivered, st.HintsExpired, st.HintsDropped, st.HintsPending)
+		fmt.Fprintf(&h.out, "read repairs: %d\n", st.ReadRepairs)
+		fmt.Fprintf(&h.out, "anti-entropy: compared=%d differing=%d keys=%d sessions=%d purged=%d\n",
+			st.AERangesCompared, st.AERangesDiffering, st.AEKeysRepaired, st.AESessionsFinished, st.TombstonesPurged)
 	case "inflight":
 		for _, m := range h.inbox {
 			fmt.Fprintln(&h.out, fmtMsg(m))

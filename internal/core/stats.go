@@ -16,6 +16,7 @@ type Stats struct {
 	AEBytesSent        uint64 // bytes of anti-entropy messages sent (hashes, keys, objects)
 	TombstonesPurged   uint64 // tombstones removed after every replica held them
 	AESessionsFinished uint64 // exchanges completed
+	StorageErrors      uint64 // storage reads that failed in background work
 }
 
 // Stats returns the core's counters.

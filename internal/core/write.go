@@ -15,6 +15,8 @@ type writeOp struct {
 	need     int
 	replicas []string
 	acked    []bool // by index in replicas
+	hinted   []bool // by index: a hint was stored for this replica
+	hints    int
 	acks     int
 	answered int // replicas that answered, ack or failure
 	sent     int // replicas the write was sent to (or applied locally)
@@ -30,16 +32,19 @@ func (c *Core) startWrite(nowMs int64, req Request) {
 	var up int
 	w.replicas, up = c.replicas(req.Key, make([]string, 0, c.cfg.ReplicationFactor))
 	w.need = req.Level.Required(c.cfg.ReplicationFactor)
-	if err := c.checkAvailable(req.Level, w.need, up); err != nil {
-		c.reply(Reply{ID: req.ID, Err: err})
-		return
+	if req.Level != Any {
+		if err := c.checkAvailable(req.Level, w.need, up); err != nil {
+			c.reply(Reply{ID: req.ID, Err: err})
+			return
+		}
 	}
-	w.acked = make([]bool, len(w.replicas))
+	w.acked, w.hinted = make([]bool, len(w.replicas)), make([]bool, len(w.replicas))
 	w.obj = c.newObject(nowMs, req)
 	c.writes[w.id] = w
 	c.addDeadline(nowMs, w.id)
 	for i, r := range w.replicas {
 		if !c.view.Up[r] {
+			c.hintFor(nowMs, w, i)
 			continue
 		}
 		w.sent++
@@ -118,6 +123,7 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 	w.answered++
 	if m.Err != "" {
 		w.lastErr = m.Err
+		c.hintFor(nowMs, w, i)
 	} else {
 		w.acked[i] = true
 		w.acks++
@@ -131,10 +137,14 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 func (c *Core) maybeFinishWrite(w *writeOp) {
 	if !w.replied {
 		switch {
-		case w.acks >= w.need:
+		case w.acks >= w.need || (w.req.Level == Any && w.acks+w.hints >= 1):
 			w.replied = true
 			c.reply(Reply{ID: w.req.ID, Found: w.found, Acks: w.acks, Obj: w.obj})
-		case w.sent-w.answered+w.acks < w.need:
+		case w.req.Level == Any && w.sent == w.answered:
+			w.replied = true
+			c.reply(Reply{ID: w.req.ID, Err: fmt.Errorf(
+				"%w no replica took the write and no hint could be stored for ANY", ErrUnavailable)})
+		case w.req.Level != Any && w.sent-w.answered+w.acks < w.need:
 			// Replicas failed the write: the level cannot be reached any more.
 			w.replied = true
 			c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: fmt.Errorf(
@@ -146,13 +156,33 @@ func (c *Core) maybeFinishWrite(w *writeOp) {
 	}
 }
 
-func (c *Core) writeTimedOut(w *writeOp) {
+func (c *Core) writeTimedOut(nowMs int64, w *writeOp) {
+	for i := range w.replicas {
+		if !w.acked[i] {
+			c.hintFor(nowMs, w, i) // did not answer in time
+		}
+	}
+	if !w.replied && w.req.Level == Any && w.hints > 0 {
+		w.replied = true
+		c.reply(Reply{ID: w.req.ID, Found: w.found, Obj: w.obj})
+	}
 	if !w.replied {
 		w.replied = true
 		c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: fmt.Errorf(
 			"%w %d of %d required replicas acknowledged within %dms", ErrTimeout, w.acks, w.need, c.cfg.RequestTimeoutMs)})
 	}
 	delete(c.writes, w.id)
+}
+
+// hintFor stores a hint for replica i of a write, once.
+func (c *Core) hintFor(nowMs int64, w *writeOp, i int) {
+	if w.hinted[i] || w.acked[i] || w.replicas[i] == c.cfg.NodeID {
+		return
+	}
+	if c.storeHint(nowMs, w.replicas[i], w.req.Key, w.obj) {
+		w.hinted[i] = true
+		w.hints++
+	}
 }
 
 func indexOf(list []string, s string) int {

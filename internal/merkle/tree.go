@@ -130,3 +130,12 @@ func Differing(mine, theirs [Fanout]uint64) []int {
 	}
 	return out
 }
+
+// SetLeaf overwrites bucket b's leaf with a value recomputed from storage (the sum of
+// its items); anti-entropy uses it to heal a tree that drifted from what is stored.
+func (t *Tree) SetLeaf(b int, sum uint64) {
+	if t.leaves[b] != sum {
+		t.leaves[b] = sum
+		t.touch(b)
+	}
+}

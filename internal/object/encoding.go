@@ -16,12 +16,20 @@ const formatVersion = 1
 const (
 	flagTombstone = 1 << iota
 	flagExpires
+
+	knownFlags = flagTombstone | flagExpires
 )
 
 // Limits that a decoder enforces so that a corrupt or hostile encoding cannot make it
 // allocate more than the bytes it was given.
 const (
 	maxActorLen = 1024
+
+	// The fewest bytes a dot (actor length, counter) and a sibling (flags, timestamp,
+	// dot, value length) take, so that a declared count can be checked against the
+	// bytes left before anything is allocated for it.
+	minDotLen     = 2
+	minSiblingLen = 3 + minDotLen
 )
 
 // ErrCorrupt is returned when bytes do not decode as an object.
@@ -56,11 +64,23 @@ func Append(dst []byte, o Object) []byte {
 }
 
 // Encode returns the binary encoding of o.
-func Encode(o Object) []byte { return Append(nil, o) }
+func Encode(o Object) []byte { return Append(make([]byte, 0, maxEncodedLen(o)), o) }
 
 // Digest returns a 64-bit hash of o's encoding; two replicas hold the same object
 // exactly when their digests match (up to hash collisions).
-func Digest(o Object) uint64 { return xxhash.Sum64(Append(nil, o)) }
+func Digest(o Object) uint64 { return xxhash.Sum64(Encode(o)) }
+
+// maxEncodedLen bounds the length of o's encoding, so that Encode allocates once.
+func maxEncodedLen(o Object) int {
+	n := 2 + 2*binary.MaxVarintLen64
+	for _, d := range o.Context {
+		n += 2*binary.MaxVarintLen64 + len(d.Actor)
+	}
+	for _, s := range o.Siblings {
+		n += 1 + 5*binary.MaxVarintLen64 + len(s.Dot.Actor) + len(s.Value)
+	}
+	return n
+}
 
 func appendDot(dst []byte, d version.Dot) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(d.Actor)))
@@ -95,9 +115,12 @@ func (d *decoder) object() (Object, error) {
 		return Object{}, fmt.Errorf("%w: unknown kind %d", ErrCorrupt, d.buf[1])
 	}
 	d.buf = d.buf[2:]
-	n, err := d.count()
+	n, err := d.countOf(minDotLen)
 	if err != nil {
 		return Object{}, err
+	}
+	if n > 0 {
+		o.Context = make(version.Vector, 0, n)
 	}
 	for i := uint64(0); i < n; i++ {
 		dot, err := d.dot()
@@ -106,9 +129,14 @@ func (d *decoder) object() (Object, error) {
 		}
 		o.Context = append(o.Context, dot)
 	}
-	o.Context = version.Normalize(o.Context)
-	if n, err = d.count(); err != nil {
+	if !canonical(o.Context) {
+		o.Context = version.Normalize(o.Context)
+	}
+	if n, err = d.countOf(minSiblingLen); err != nil {
 		return Object{}, err
+	}
+	if n > 0 {
+		o.Siblings = make([]Sibling, 0, n)
 	}
 	for i := uint64(0); i < n; i++ {
 		s, err := d.sibling()
@@ -120,11 +148,25 @@ func (d *decoder) object() (Object, error) {
 	return o, nil
 }
 
+// canonical reports whether v is sorted by distinct actors with no zero counter, as
+// Append writes every context that came from Normalize or Join.
+func canonical(v version.Vector) bool {
+	for i, d := range v {
+		if d.Counter == 0 || i > 0 && v[i-1].Actor >= d.Actor {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *decoder) sibling() (Sibling, error) {
 	if len(d.buf) < 1 {
 		return Sibling{}, fmt.Errorf("%w: short sibling", ErrCorrupt)
 	}
 	flags := d.buf[0]
+	if flags&^knownFlags != 0 {
+		return Sibling{}, fmt.Errorf("%w: unknown sibling flags %#x", ErrCorrupt, flags)
+	}
 	d.buf = d.buf[1:]
 	ts, err := d.uvarint()
 	if err != nil {
@@ -174,15 +216,19 @@ func (d *decoder) uvarint() (uint64, error) {
 	return v, nil
 }
 
-// count reads a length or count and checks that it cannot exceed the bytes left, so
-// that memory follows bytes received, not lengths declared.
-func (d *decoder) count() (uint64, error) {
+// count reads a length and checks that it cannot exceed the bytes left, so that memory
+// follows bytes received, not lengths declared.
+func (d *decoder) count() (uint64, error) { return d.countOf(1) }
+
+// countOf reads a count of items that take at least size bytes each and checks that so
+// many items fit in the bytes left.
+func (d *decoder) countOf(size uint64) (uint64, error) {
 	v, err := d.uvarint()
 	if err != nil {
 		return 0, err
 	}
-	if v > uint64(len(d.buf)) {
-		return 0, fmt.Errorf("%w: length %d exceeds the %d bytes left", ErrCorrupt, v, len(d.buf))
+	if v > uint64(len(d.buf))/size {
+		return 0, fmt.Errorf("%w: %d items of %d+ bytes exceed the %d bytes left", ErrCorrupt, v, size, len(d.buf))
 	}
 	return v, nil
 }

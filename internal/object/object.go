@@ -2,9 +2,11 @@ package object
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/chorusdb/chorus/internal/version"
 )
@@ -61,6 +63,10 @@ func (s Sibling) Live(nowMs int64) bool {
 
 // newer reports whether s wins over o under last-write-wins: higher HLC timestamp, then
 // higher actor id, then higher counter. Ties are thus broken identically everywhere.
+// Two different siblings with the same timestamp and dot should not exist (a dot is
+// never reused), but a node that lost its disk can reuse one; they are ordered by
+// content (a tombstone first, then the later expiry, then the greater value) so that
+// every replica still picks the same one.
 func (s Sibling) newer(o Sibling) bool {
 	if s.Timestamp != o.Timestamp {
 		return s.Timestamp > o.Timestamp
@@ -68,7 +74,16 @@ func (s Sibling) newer(o Sibling) bool {
 	if s.Dot.Actor != o.Dot.Actor {
 		return s.Dot.Actor > o.Dot.Actor
 	}
-	return s.Dot.Counter > o.Dot.Counter
+	if s.Dot.Counter != o.Dot.Counter {
+		return s.Dot.Counter > o.Dot.Counter
+	}
+	if s.Tombstone != o.Tombstone {
+		return s.Tombstone
+	}
+	if s.ExpiresAt != o.ExpiresAt {
+		return s.ExpiresAt > o.ExpiresAt
+	}
+	return bytes.Compare(s.Value, o.Value) > 0
 }
 
 // same reports whether two siblings are the same write.
@@ -125,7 +140,10 @@ const (
 var ErrKindMismatch = errors.New("object: kinds differ")
 
 // Merge joins two copies of an object. It is commutative, associative and idempotent
-// for each mode. Neither input is modified.
+// for each mode, over the copies that mode produces: under LWW, copies with at most one
+// sibling; under Siblings, copies whose siblings' dots are all within their context and
+// name the same write wherever they appear. The zero Object is the identity. Neither
+// input is modified; the result may share their slices.
 func Merge(a, b Object, mode Mode) (Object, error) {
 	if a.IsZero() {
 		return b, nil
@@ -138,15 +156,25 @@ func Merge(a, b Object, mode Mode) (Object, error) {
 	}
 	out := Object{Kind: a.Kind, Context: a.Context.Join(b.Context)}
 	if mode == LWW {
-		w, _ := Object{Siblings: append(append([]Sibling(nil), a.Siblings...), b.Siblings...)}.Winner()
-		out.Siblings = []Sibling{w}
+		wa, okA := a.Winner()
+		wb, okB := b.Winner()
+		switch {
+		case okA && okB && wb.newer(wa):
+			out.Siblings = []Sibling{wb}
+		case okA:
+			out.Siblings = []Sibling{wa}
+		case okB:
+			out.Siblings = []Sibling{wb}
+		}
 		return out, nil
 	}
 	out.Siblings = mergeDVV(a, b)
 	return out, nil
 }
 
-// mergeDVV keeps a's siblings that b has not seen or also keeps, and the same for b.
+// mergeDVV keeps a's siblings that b has not seen or also keeps, and the same for b,
+// sorted by dot. A dot both keep appears once; should the two copies of it differ (a
+// reused dot), the one that wins under last-write-wins is kept, whichever side it is on.
 func mergeDVV(a, b Object) []Sibling {
 	var out []Sibling
 	keep := func(s Sibling, other Object) bool {
@@ -166,30 +194,30 @@ func mergeDVV(a, b Object) []Sibling {
 		}
 	}
 	for _, s := range b.Siblings {
-		if !keep(s, a) {
-			continue
-		}
-		dup := false
-		for _, o := range out {
-			if o.Dot == s.Dot {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if keep(s, a) {
 			out = append(out, s)
 		}
 	}
 	sortSiblings(out)
-	return out
+	return slices.CompactFunc(out, func(x, y Sibling) bool { return x.Dot == y.Dot })
 }
 
+// sortSiblings orders siblings by dot and, within one dot, the last-write-wins winner
+// first.
 func sortSiblings(s []Sibling) {
-	sort.Slice(s, func(i, j int) bool {
-		if s[i].Dot.Actor != s[j].Dot.Actor {
-			return s[i].Dot.Actor < s[j].Dot.Actor
+	slices.SortFunc(s, func(x, y Sibling) int {
+		if c := strings.Compare(x.Dot.Actor, y.Dot.Actor); c != 0 {
+			return c
 		}
-		return s[i].Dot.Counter < s[j].Dot.Counter
+		switch {
+		case x.Dot.Counter != y.Dot.Counter:
+			return cmp.Compare(x.Dot.Counter, y.Dot.Counter)
+		case x.newer(y):
+			return -1
+		case y.newer(x):
+			return 1
+		}
+		return 0
 	})
 }
 

@@ -10,6 +10,12 @@ type Timestamp uint64
 const logicalBits = 16
 const logicalMask = 1<<logicalBits - 1
 
+// maxPhysical is the largest physical time a Timestamp can hold (about the year 10889).
+const maxPhysical = 1<<(64-logicalBits) - 1
+
+// maxTimestamp is the largest Timestamp, the ceiling of every HLC.
+const maxTimestamp = Timestamp(1<<64 - 1)
+
 // MakeTimestamp builds a Timestamp from physical milliseconds and a logical counter.
 func MakeTimestamp(physicalMs int64, logical uint16) Timestamp {
 	return Timestamp(uint64(physicalMs)<<logicalBits | uint64(logical))
@@ -31,8 +37,11 @@ type HLC struct {
 }
 
 // Now returns a timestamp greater than every one this clock has issued or observed,
-// and at least the given physical time.
+// and at least the given physical time. Physical times beyond the 48 bits a Timestamp
+// holds count as the largest one. A clock that has reached the largest Timestamp (only a
+// bogus remote timestamp can take it there) stays there rather than wrap to zero.
 func (c *HLC) Now(physicalMs int64) Timestamp {
+	physicalMs = min(physicalMs, maxPhysical)
 	if physicalMs > c.last.Physical() {
 		c.last = MakeTimestamp(physicalMs, 0)
 	} else {
@@ -48,8 +57,8 @@ func (c *HLC) Observe(remote Timestamp, physicalMs int64) (offsetMs int64) {
 	if remote > c.last {
 		c.last = remote
 	}
-	if physicalMs > c.last.Physical() {
-		c.last = MakeTimestamp(physicalMs, 0)
+	if p := min(physicalMs, maxPhysical); p > c.last.Physical() {
+		c.last = MakeTimestamp(p, 0)
 	}
 	return remote.Physical() - physicalMs
 }
@@ -66,6 +75,9 @@ func (c *HLC) Restore(t Timestamp) {
 }
 
 func (c *HLC) next(t Timestamp) Timestamp {
+	if t == maxTimestamp {
+		return t
+	}
 	if t.Logical() == logicalMask {
 		return MakeTimestamp(t.Physical()+1, 0)
 	}

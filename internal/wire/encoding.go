@@ -20,7 +20,8 @@ const (
 	flagErr
 	flagObject
 	flagFound
-	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound
+	flagSync
+	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound | flagSync
 )
 
 // headerLen is the fixed part of an encoding: version, type and flags.
@@ -51,6 +52,9 @@ func Append(dst []byte, m Message) []byte {
 	if flags&flagErr != 0 {
 		dst = appendString(dst, m.Err)
 	}
+	if flags&flagSync != 0 {
+		dst = appendSync(dst, m.Sync)
+	}
 	if flags&flagObject != 0 {
 		dst = object.Append(dst, m.Object)
 	}
@@ -73,6 +77,9 @@ func messageFlags(m *Message) byte {
 	}
 	if m.Found {
 		f |= flagFound
+	}
+	if m.Sync != nil {
+		f |= flagSync
 	}
 	return f
 }
@@ -115,6 +122,9 @@ func Decode(buf []byte) (Message, error) {
 	}
 	if flags&flagErr != 0 {
 		strs.add(d.bytes("err"))
+	}
+	if flags&flagSync != 0 {
+		m.Sync = d.sync()
 	}
 	if d.err != nil {
 		return Message{}, d.err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand"
+	"reflect"
 	"runtime"
 	"testing"
 
@@ -334,6 +335,29 @@ func BenchmarkDecodeNoObject(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(buf); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSyncRoundTrip(t *testing.T) {
+	m := Message{Type: SyncReq, From: "a", To: "b", ID: 7, Sync: &Sync{
+		Step: SyncPush, Epoch: 99, Shard: 3, Ranges: []uint32{1, 500}, Nodes: []uint32{4}, Equal: []uint32{2},
+		Hashes: []uint64{1, 1 << 63}, Digests: []uint64{5},
+		Keys:    []object.Key{{Keyspace: "default", Key: "k\x00"}},
+		Pull:    []object.Key{{Keyspace: "ks", Key: ""}},
+		Objects: []object.Object{{Siblings: []object.Sibling{{Value: []byte("v"), Timestamp: 5}}}},
+	}}
+	buf := Append(nil, m)
+	got, err := Decode(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Sync, m.Sync) {
+		t.Fatalf("sync payload changed:\n got %+v\nwant %+v", got.Sync, m.Sync)
+	}
+	for i := 0; i < len(buf); i++ {
+		if _, err := Decode(buf[:i]); err == nil {
+			t.Fatalf("prefix of %d bytes decoded", i)
 		}
 	}
 }

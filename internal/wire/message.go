@@ -20,6 +20,14 @@ const (
 	GetReq
 	// GetResp returns a replica's copy of Key in Object (zero if absent).
 	GetResp
+	// HintReq hands off a hinted write (Object for Key) to the replica it was meant
+	// for; ID is the hint's id.
+	HintReq
+	// HintResp acknowledges a HintReq once durable (or reports Err).
+	HintResp
+	// SyncReq and SyncResp carry one step of an anti-entropy exchange (see Sync).
+	SyncReq
+	SyncResp
 	typeCount
 )
 
@@ -34,6 +42,14 @@ func (t Type) String() string {
 		return "GetReq"
 	case GetResp:
 		return "GetResp"
+	case HintReq:
+		return "HintReq"
+	case HintResp:
+		return "HintResp"
+	case SyncReq:
+		return "SyncReq"
+	case SyncResp:
+		return "SyncResp"
 	}
 	return "Invalid"
 }
@@ -51,4 +67,42 @@ type Message struct {
 	Object object.Object
 	Found  bool
 	Err    string // non-empty: the request failed on the replica, with this reason
+	// Sync is the payload of SyncReq and SyncResp.
+	Sync *Sync
+}
+
+// SyncStep says what an anti-entropy message carries.
+type SyncStep uint8
+
+// The steps of an anti-entropy exchange between an initiator (I) and a responder (R).
+const (
+	// SyncRoots (I→R): Ranges and their root Hashes.
+	SyncRoots SyncStep = iota + 1
+	// SyncInner (R→I): for each differing range in Ranges, its 16 inner hashes in
+	// Hashes (16 per range); ranges R found equal are listed in Equal.
+	SyncInner
+	// SyncLeaves (I→R): for each range in Ranges, the inner node index in Nodes and that
+	// node's 16 leaf hashes in Hashes (so one entry per (range, node) pair).
+	SyncLeaves
+	// SyncKeys (R→I): the (Keys, Digests) R holds in the differing buckets, listed as
+	// (Ranges[i], Nodes[i] = bucket) pairs; I then pushes what R lacks and pulls the rest.
+	SyncKeys
+	// SyncPush (I→R or R→I): Objects for Keys, to merge; Pull lists keys whose objects
+	// the receiver should send back in a SyncPush of its own.
+	SyncPush
+)
+
+// Sync is the payload of an anti-entropy message. Slices a step does not use are nil.
+type Sync struct {
+	Step    SyncStep
+	Epoch   uint64   // the ring both sides must share; a mismatch aborts the exchange
+	Shard   uint32   // the core shard the exchange is between
+	Ranges  []uint32 // ring range indices
+	Nodes   []uint32 // inner node indices (SyncLeaves) or buckets (SyncKeys)
+	Equal   []uint32 // ranges found equal (SyncInner)
+	Hashes  []uint64
+	Keys    []object.Key
+	Digests []uint64
+	Objects []object.Object
+	Pull    []object.Key
 }
