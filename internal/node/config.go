@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/membership"
 	"github.com/chorusdb/chorus/internal/transport"
 )
@@ -51,8 +51,21 @@ type Config struct {
 	// AntiEntropyInterval is the period of background Merkle exchanges; 0 turns them
 	// off. Default 1m.
 	AntiEntropyInterval time.Duration
-	// Shards is the number of core shards (goroutines). Default GOMAXPROCS.
+	// Shards is the number of core shards (goroutines); keys are split among them by
+	// hash, and anti-entropy pairs shard i of one node with shard i of another, so every
+	// node of a cluster must use the same number. Default 8.
 	Shards int
+	// HintCapBytes caps the hints kept for one target; past it writes for that target
+	// are not hinted (logged, counted; anti-entropy repairs the replica). Default 256 MiB.
+	HintCapBytes int64
+	// AntiEntropyBytesPerSec is the I/O budget of background anti-entropy. Default 8 MiB/s.
+	AntiEntropyBytesPerSec int64
+	// TombstoneGrace is the least time a delete's tombstone is kept after every replica
+	// has it; it must exceed HintTTL. Default 4h (HintTTL + 1h when HintTTL is changed
+	// and TombstoneGrace is not).
+	TombstoneGrace time.Duration
+	// ReadRepair is the read-repair mode of keyspaces without their own setting.
+	ReadRepair core.ReadRepairMode
 	// MaxKeyBytes and MaxValueBytes bound requests. Defaults 2 KiB and 8 MiB.
 	MaxKeyBytes, MaxValueBytes int
 	// FastGossip shortens failure-detection timers (tests and `chorus dev`).
@@ -70,22 +83,28 @@ type Config struct {
 	Registry *prometheus.Registry
 }
 
+// DefaultShards is the default number of core shards per node.
+const DefaultShards = 8
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Storage:             "pebble",
-		Durability:          "sync",
-		GossipAddr:          "127.0.0.1:8380",
-		RPCAddr:             "127.0.0.1:9380",
-		RESPAddr:            "127.0.0.1:6380",
-		HTTPAddr:            "127.0.0.1:7380",
-		ReplicationFactor:   3,
-		RequestTimeout:      2 * time.Second,
-		HintTTL:             3 * time.Hour,
-		AntiEntropyInterval: time.Minute,
-		Shards:              runtime.GOMAXPROCS(0),
-		MaxKeyBytes:         2048,
-		MaxValueBytes:       8 << 20,
+		Storage:                "pebble",
+		Durability:             "sync",
+		GossipAddr:             "127.0.0.1:8380",
+		RPCAddr:                "127.0.0.1:9380",
+		RESPAddr:               "127.0.0.1:6380",
+		HTTPAddr:               "127.0.0.1:7380",
+		ReplicationFactor:      3,
+		RequestTimeout:         2 * time.Second,
+		HintTTL:                3 * time.Hour,
+		AntiEntropyInterval:    time.Minute,
+		Shards:                 DefaultShards,
+		HintCapBytes:           256 << 20,
+		AntiEntropyBytesPerSec: 8 << 20,
+		TombstoneGrace:         4 * time.Hour,
+		MaxKeyBytes:            2048,
+		MaxValueBytes:          8 << 20,
 	}
 }
 
@@ -120,8 +139,14 @@ func (c Config) Validate() error {
 	if c.AntiEntropyInterval < 0 {
 		errs = append(errs, fmt.Errorf("--anti-entropy-interval must not be negative, got %s", c.AntiEntropyInterval))
 	}
-	if c.Shards < 1 {
-		errs = append(errs, fmt.Errorf("shards must be at least 1, got %d", c.Shards))
+	if c.Shards < 1 || c.Shards > 256 {
+		errs = append(errs, fmt.Errorf("--shards must be between 1 and 256, got %d", c.Shards))
+	}
+	if c.TombstoneGrace <= c.HintTTL {
+		errs = append(errs, fmt.Errorf("--tombstone-grace (%s) must exceed --hint-ttl (%s), or a late hint could resurrect a purged delete", c.TombstoneGrace, c.HintTTL))
+	}
+	if c.HintCapBytes < 1 || c.AntiEntropyBytesPerSec < 1 {
+		errs = append(errs, errors.New("--hint-cap-bytes and --anti-entropy-bytes-per-sec must be positive"))
 	}
 	if c.MaxKeyBytes < 1 || c.MaxValueBytes < 1 {
 		errs = append(errs, errors.New("key and value limits must be positive"))

@@ -47,7 +47,55 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 		return 0
 	})
 	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, healthy)
+	registerCoreStats(reg, n)
 	return m
+}
+
+// registerCoreStats exports the shards' counters, summed, as metrics.
+func registerCoreStats(reg prometheus.Registerer, n *Node) {
+	sum := func(f func(core.Stats) float64) func() float64 {
+		return func() float64 {
+			total := 0.0
+			for _, s := range n.shards {
+				total += f(s.snapshot())
+			}
+			return total
+		}
+	}
+	counter := func(name, help string, f func(core.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, sum(f))
+	}
+	gauge := func(name, help string, f func(core.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, sum(f))
+	}
+	reg.MustRegister(
+		gauge("chorus_hints_pending", "Hints this node holds for replicas that missed writes.",
+			func(s core.Stats) float64 { return float64(s.HintsPending) }),
+		gauge("chorus_hints_pending_bytes", "Bytes of the hints this node holds.",
+			func(s core.Stats) float64 { return float64(s.HintBytesPending) }),
+		counter("chorus_hints_stored_total", "Hints stored for replicas that were down or did not acknowledge in time.",
+			func(s core.Stats) float64 { return float64(s.HintsStored) }),
+		counter("chorus_hints_delivered_total", "Hints handed off to their target and removed.",
+			func(s core.Stats) float64 { return float64(s.HintsDelivered) }),
+		counter("chorus_hints_expired_total", "Hints dropped undelivered at their TTL (anti-entropy then repairs the key's range).",
+			func(s core.Stats) float64 { return float64(s.HintsExpired) }),
+		counter("chorus_hints_dropped_total", "Hints refused because their target's cap was reached.",
+			func(s core.Stats) float64 { return float64(s.HintsDropped) }),
+		counter("chorus_read_repairs_total", "Stale replicas sent a newer copy by a read.",
+			func(s core.Stats) float64 { return float64(s.ReadRepairs) }),
+		counter("chorus_antientropy_ranges_compared_total", "Ring ranges whose Merkle roots were compared with a peer.",
+			func(s core.Stats) float64 { return float64(s.AERangesCompared) }),
+		counter("chorus_antientropy_ranges_differing_total", "Ring ranges found different from a peer.",
+			func(s core.Stats) float64 { return float64(s.AERangesDiffering) }),
+		counter("chorus_antientropy_keys_repaired_total", "Keys sent or received by anti-entropy to bring replicas level.",
+			func(s core.Stats) float64 { return float64(s.AEKeysRepaired) }),
+		counter("chorus_antientropy_bytes_sent_total", "Bytes of anti-entropy messages sent (hashes, keys, objects).",
+			func(s core.Stats) float64 { return float64(s.AEBytesSent) }),
+		counter("chorus_antientropy_exchanges_total", "Anti-entropy exchanges this node initiated and completed.",
+			func(s core.Stats) float64 { return float64(s.AESessionsFinished) }),
+		counter("chorus_tombstones_purged_total", "Tombstones removed after every replica held them and the grace period passed.",
+			func(s core.Stats) float64 { return float64(s.TombstonesPurged) }),
+	)
 }
 
 func (m *metrics) observe(req core.Request, r core.Reply, d time.Duration) {

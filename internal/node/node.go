@@ -50,8 +50,10 @@ type Node struct {
 	viewMu       sync.RWMutex
 	ring         *ring.Ring
 	up           map[string]bool
-	changeMu     sync.Mutex // serializes membershipChanged
-	savedMembers string     // JSON of the member list last persisted; under changeMu
+	capMu        sync.Mutex
+	capLogged    map[string]time.Time // hint-cap log lines, by target
+	changeMu     sync.Mutex           // serializes membershipChanged
+	savedMembers string               // JSON of the member list last persisted; under changeMu
 
 	healthy  atomic.Bool
 	stopping chan struct{}
@@ -108,18 +110,29 @@ func (n *Node) startShards() error {
 	if err != nil {
 		return err
 	}
+	hints, err := loadHints(n.engine, n.cfg.Shards)
+	if err != nil {
+		return err
+	}
 	idBase := uint64(time.Now().UnixNano())
 	for i := 0; i < n.cfg.Shards; i++ {
 		cc := core.DefaultConfig(n.id)
-		cc.Shard = i
+		cc.Shard, cc.Shards = i, n.cfg.Shards
 		cc.ReplicationFactor = n.cfg.ReplicationFactor
 		cc.RequestTimeoutMs = n.cfg.RequestTimeout.Milliseconds()
 		cc.MaxKeyBytes, cc.MaxValueBytes = n.cfg.MaxKeyBytes, n.cfg.MaxValueBytes
+		cc.HintTTLMs = n.cfg.HintTTL.Milliseconds()
+		cc.HintCapBytes = max(1, n.cfg.HintCapBytes/int64(n.cfg.Shards))
+		cc.AntiEntropyIntervalMs = n.cfg.AntiEntropyInterval.Milliseconds()
+		cc.AntiEntropyBytesPerSec = n.cfg.AntiEntropyBytesPerSec
+		cc.TombstoneGraceMs = n.cfg.TombstoneGrace.Milliseconds()
+		cc.ReadRepair = n.cfg.ReadRepair
 		cc.IDBase = idBase
 		c, err := core.New(cc, n.engine, hw)
 		if err != nil {
 			return err
 		}
+		c.LoadHints(hints[i])
 		s := &shard{n: n, core: c, inbox: make(chan event, 4096), waiting: map[uint64]*request{}, done: make(chan struct{})}
 		n.shards = append(n.shards, s)
 		go s.run()
@@ -160,6 +173,17 @@ func (n *Node) startMembership() (err error) {
 	}
 	n.view = n.gossip
 	return nil
+}
+
+// loadHints reads the hints this node holds, split by the shard owning each key.
+func loadHints(e storage.Engine, shards int) ([][]record.Hint, error) {
+	out := make([][]record.Hint, shards)
+	err := e.ScanHints("", func(h record.Hint) bool {
+		i := ring.KeyHash(h.Key.Keyspace, h.Key.Key) % uint64(shards)
+		out[i] = append(out[i], h)
+		return true
+	})
+	return out, err
 }
 
 // restoreHLC returns the highest HLC high-water mark any shard persisted.
@@ -271,6 +295,13 @@ func (n *Node) receive(m wire.Message) {
 		return
 	}
 	s := n.shardOf(m.Key.Keyspace, m.Key.Key)
+	if core.IsSyncMessage(m) {
+		if int(m.Sync.Shard) >= len(n.shards) {
+			n.metrics.misrouted.Inc()
+			return
+		}
+		s = n.shards[m.Sync.Shard]
+	}
 	select {
 	case s.inbox <- event{msg: &m}:
 	case <-n.stopping:
@@ -326,6 +357,22 @@ func (n *Node) Members() []api.MemberInfo {
 	return out
 }
 
+// hintCapLog logs, at most once a minute per target, that a target's hint cap refused
+// hints.
+func (n *Node) hintCapLog(target string) {
+	n.capMu.Lock()
+	defer n.capMu.Unlock()
+	if last, ok := n.capLogged[target]; ok && time.Since(last) < time.Minute {
+		return
+	}
+	if n.capLogged == nil {
+		n.capLogged = map[string]time.Time{}
+	}
+	n.capLogged[target] = time.Now()
+	n.log.Warn("hint cap reached; writes for this replica are no longer hinted (anti-entropy will repair it)",
+		"target", target, "cap_bytes", n.cfg.HintCapBytes)
+}
+
 // Healthy reports whether storage is accepting writes.
 func (n *Node) Healthy() bool { return n.healthy.Load() }
 
@@ -334,6 +381,12 @@ func (n *Node) storageFailed(err error) {
 		n.log.Error("storage commit failed; writes are not acknowledged", "err", err)
 	}
 	n.metrics.storageErrors.Inc()
+}
+
+func (n *Node) storageRecovered() {
+	if !n.healthy.Swap(true) {
+		n.log.Info("storage commits succeed again")
+	}
 }
 
 // Pending returns the number of requests the shards are coordinating.

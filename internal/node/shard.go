@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/chorusdb/chorus/internal/core"
@@ -15,6 +16,9 @@ type event struct {
 	msg   *wire.Message
 	view  *core.View
 	probe chan<- int // answers with the number of requests in flight (tests, metrics)
+	// call runs on the shard goroutine with its core (inspection, repair); the core's
+	// Ready is flushed afterwards as after any event.
+	call func(c *core.Core)
 }
 
 // request is a client request waiting for its reply.
@@ -34,6 +38,8 @@ const maxBurst = 512
 type shard struct {
 	n       *Node
 	core    *core.Core
+	statsMu sync.Mutex
+	stats   core.Stats // copy of the core's counters after the last flush
 	inbox   chan event
 	waiting map[uint64]*request
 	nextReq uint64
@@ -59,6 +65,9 @@ func (s *shard) run() {
 			}
 		case <-ticker.C:
 			s.core.Tick(nowMs())
+			if s.core.Ready().Empty() {
+				s.publish() // counters move on ticks too (hint expiry)
+			}
 		case <-s.n.stopping:
 			s.failWaiting()
 			return
@@ -82,6 +91,8 @@ func (s *shard) step(ev event) {
 		s.core.SetView(*ev.view)
 	case ev.probe != nil:
 		ev.probe <- s.core.Pending()
+	case ev.call != nil:
+		ev.call(s.core)
 	}
 }
 
@@ -91,10 +102,13 @@ func (s *shard) flush() {
 	if rd.Empty() {
 		return
 	}
+	defer s.publish()
 	if !rd.Batch.Empty() {
 		if err := s.n.engine.Commit(&rd.Batch); err != nil {
 			s.n.storageFailed(err)
 			s.unacknowledge(rd, err)
+		} else if !s.n.healthy.Load() {
+			s.n.storageRecovered()
 		}
 	}
 	if len(rd.Messages) > 0 {
@@ -107,6 +121,23 @@ func (s *shard) flush() {
 		}
 	}
 	s.core.Advance()
+}
+
+// publish copies the core's counters for the metrics and logs what needs a line.
+func (s *shard) publish() {
+	st := s.core.Stats()
+	s.statsMu.Lock()
+	s.stats = st
+	s.statsMu.Unlock()
+	for _, target := range s.core.HintCapReached() {
+		s.n.hintCapLog(target)
+	}
+}
+
+func (s *shard) snapshot() core.Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.stats
 }
 
 // errStorage marks replies for writes whose local commit failed.

@@ -1,0 +1,34 @@
+package api
+
+import (
+	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/object"
+)
+
+// Siblings returns the values of a get reply's concurrent versions when there are
+// several: every live sibling of a register, in the object's sibling order. It returns
+// nil when the reply holds at most one live version — then Reply.Found and Reply.Value
+// say everything (a CRDT's rendering is in Reply.Value too). Both servers call it so
+// that a conflict is never silently reduced to one value. nowMs (unix milliseconds)
+// decides which siblings have expired.
+func Siblings(rep core.Reply, nowMs int64) [][]byte {
+	if !rep.Found || rep.Obj.Kind != object.KindRegister || len(rep.Obj.Siblings) < 2 {
+		return nil
+	}
+	live := 0
+	for _, s := range rep.Obj.Siblings {
+		if s.Live(nowMs) {
+			live++
+		}
+	}
+	if live < 2 {
+		return nil
+	}
+	vals := make([][]byte, 0, live)
+	for _, s := range rep.Obj.Siblings {
+		if s.Live(nowMs) {
+			vals = append(vals, s.Value)
+		}
+	}
+	return vals
+}

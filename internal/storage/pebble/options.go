@@ -1,0 +1,79 @@
+package pebble
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/chorusdb/chorus/internal/storage"
+)
+
+// DefaultCacheBytes is the block cache size used when Options.CacheBytes is zero.
+const DefaultCacheBytes = 64 << 20
+
+// Options configures Open. The zero Options is ready to use: synchronous commits, the
+// default repair log retention and cache size, and Pebble's logging discarded.
+type Options struct {
+	// Durability says when Commit returns. storage.Sync (the zero value, and the
+	// default) fsyncs the write-ahead log before returning; concurrent commits share
+	// fsyncs (group commit), so throughput grows with concurrency while every
+	// acknowledged write survives a power loss. storage.NoSync returns once Pebble has
+	// the batch in its write-ahead log buffer: much faster for a single writer, but a
+	// crash (of the machine, and — because Pebble buffers up to one 32 KiB log block in
+	// the process until the next synced write or a full block — of the process too) can
+	// lose the most recent commits.
+	Durability storage.Durability
+
+	// MaxRepairs is how many read-repair log entries are kept; each Commit that appends
+	// entries deletes those that fall out of the window. Zero means
+	// storage.DefaultMaxRepairs. More keeps a longer history for operators at the cost
+	// of disk space (an entry is roughly the key's size plus 30 bytes).
+	MaxRepairs int
+
+	// CacheBytes is the size of Pebble's block cache, in bytes. Zero means
+	// DefaultCacheBytes. Larger keeps more of the working set in memory; reads that
+	// miss the cache go to the OS page cache or disk.
+	CacheBytes int64
+
+	// Logger receives Pebble's own log lines, tagged component=pebble: its routine
+	// messages (flushes, compactions, WAL recycling; Pebble is chatty) at Debug, slow
+	// disks and write stalls at Warn, background errors at Error. Nil discards them.
+	Logger *slog.Logger
+
+	// fs replaces the real file system; tests set it to inject faults or crashes.
+	fs vfs.FS
+}
+
+// Validate reports every problem with o at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Durability != storage.Sync && o.Durability != storage.NoSync {
+		errs = append(errs, fmt.Errorf("pebble: unknown durability %d", o.Durability))
+	}
+	if o.MaxRepairs < 0 {
+		errs = append(errs, fmt.Errorf("pebble: MaxRepairs %d is negative", o.MaxRepairs))
+	}
+	if o.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("pebble: CacheBytes %d is negative", o.CacheBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with every zero field that has a default filled in.
+func (o Options) withDefaults() Options {
+	if o.MaxRepairs == 0 {
+		o.MaxRepairs = storage.DefaultMaxRepairs
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.fs == nil {
+		o.fs = vfs.Default
+	}
+	return o
+}
