@@ -18,15 +18,17 @@ import (
 	"github.com/chorusdb/chorus/internal/api"
 	httpapi "github.com/chorusdb/chorus/internal/api/http"
 	"github.com/chorusdb/chorus/internal/api/resp"
+	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/node"
 )
 
 // serverFlags are the settings of one node, as flags (see CONTRACT.md).
 type serverFlags struct {
-	cfg       node.Config
-	join      []string
-	logLevel  string
-	logFormat string
+	cfg        node.Config
+	join       []string
+	readRepair string
+	logLevel   string
+	logFormat  string
 }
 
 func addServerFlags(cmd *cobra.Command, f *serverFlags) {
@@ -49,7 +51,11 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.DurationVar(&f.cfg.HintTTL, "hint-ttl", d.HintTTL, "how long hints for a down replica are kept")
 	fs.DurationVar(&f.cfg.AntiEntropyInterval, "anti-entropy-interval", d.AntiEntropyInterval, "period of Merkle-tree anti-entropy; 0 turns it off")
 	fs.DurationVar(&f.cfg.RequestTimeout, "request-timeout", d.RequestTimeout, "how long a coordinator waits for replicas before TIMEOUT")
-	fs.IntVar(&f.cfg.Shards, "shards", d.Shards, "core shards (parallel event loops)")
+	fs.IntVar(&f.cfg.Shards, "shards", d.Shards, "core shards (parallel event loops); must be the same on every node")
+	fs.DurationVar(&f.cfg.TombstoneGrace, "tombstone-grace", d.TombstoneGrace, "least time a tombstone is kept after every replica has it; must exceed --hint-ttl")
+	fs.Int64Var(&f.cfg.HintCapBytes, "hint-cap-bytes", d.HintCapBytes, "bytes of hints kept per target replica; past it writes are not hinted")
+	fs.Int64Var(&f.cfg.AntiEntropyBytesPerSec, "anti-entropy-bytes-per-sec", d.AntiEntropyBytesPerSec, "I/O budget of background anti-entropy")
+	fs.StringVar(&f.readRepair, "read-repair", "async", "default read repair: async, blocking or off")
 	fs.IntVar(&f.cfg.MaxValueBytes, "max-value-bytes", d.MaxValueBytes, "largest value accepted")
 	fs.BoolVar(&f.cfg.FastGossip, "fast-gossip", false, "detect failures faster (for loopback clusters and tests)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -72,6 +78,12 @@ func serverCmd() *cobra.Command {
 			}
 			f.cfg.Join = f.join
 			f.cfg.Logger = logger
+			if f.cfg.ReadRepair, err = core.ParseReadRepairMode(f.readRepair); err != nil {
+				return fmt.Errorf("--read-repair: %w", err)
+			}
+			if !cmd.Flags().Changed("tombstone-grace") && f.cfg.TombstoneGrace <= f.cfg.HintTTL {
+				f.cfg.TombstoneGrace = f.cfg.HintTTL + time.Hour
+			}
 			p, err := startProcess(f.cfg)
 			if err != nil {
 				return err

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/record"
 )
 
 // MemberInfo is a member as the cluster API shows it: its identity, status, addresses
@@ -49,4 +51,36 @@ func (l Limits) WithDefaults() Limits {
 		l.MaxValueBytes = DefaultMaxValueBytes
 	}
 	return l
+}
+
+// Operator is what a node offers operators besides requests: the hint backlog, the
+// read-repair log and on-demand anti-entropy. A Backend that also implements Operator
+// gets the routes GET /v1/hints, GET /v1/read-repairs and POST /v1/repair.
+type Operator interface {
+	// Hints returns the hints this node holds, per target, sorted by target.
+	Hints(ctx context.Context) ([]HintBacklog, error)
+	// ReadRepairs returns the newest read-repair log entries, newest first.
+	ReadRepairs(limit int) ([]record.Repair, error)
+	// Repair runs a full anti-entropy exchange now (of one keyspace's keys, or all with
+	// keyspace ""), calling progress as exchanges finish, and returns the summary.
+	Repair(ctx context.Context, keyspace string, progress func(RepairProgress)) (RepairProgress, error)
+}
+
+// HintBacklog is the hints a node holds for one target.
+type HintBacklog struct {
+	Target string    `json:"target"`
+	Count  int       `json:"count"`
+	Bytes  int64     `json:"bytes"`
+	Oldest time.Time `json:"oldest"`
+}
+
+// RepairProgress reports a running or finished repair.
+type RepairProgress struct {
+	Exchanges       int    `json:"exchanges"` // started, one per (shard, peer)
+	Finished        int    `json:"finished"`
+	RangesCompared  uint64 `json:"ranges_compared"`
+	RangesDiffering uint64 `json:"ranges_differing"`
+	KeysRepaired    uint64 `json:"keys_repaired"`
+	BytesSent       uint64 `json:"bytes_sent"`
+	Done            bool   `json:"done"`
 }

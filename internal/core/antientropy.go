@@ -40,10 +40,11 @@ type syncKey struct {
 
 // syncSession is an exchange this core initiated.
 type syncSession struct {
-	id      uint64
-	peer    string
-	started int64
-	ranges  []int
+	id       uint64
+	peer     string
+	started  int64
+	ranges   []int
+	keyspace string // only this keyspace's keys are exchanged; "" for all
 }
 
 // keyHash is a key's position on the ring.
@@ -185,9 +186,10 @@ func (c *Core) replicatedRanges() []int {
 }
 
 // StartRepair starts a full exchange of every replicated range now, whatever the
-// interval; it returns how many exchanges (one per peer) it started.
-func (c *Core) StartRepair(nowMs int64) int {
-	return c.syncRound(nowMs)
+// interval and budget, of one keyspace's keys (or all, with ""); it returns how many
+// exchanges (one per peer) it started.
+func (c *Core) StartRepair(nowMs int64, keyspace string) int {
+	return c.syncRound(nowMs, keyspace)
 }
 
 // antiEntropyTick runs the periodic round, targeted exchanges, and tombstone purge.
@@ -202,7 +204,7 @@ func (c *Core) antiEntropyTick(nowMs int64) {
 		c.nextSyncAt = nowMs + c.cfg.AntiEntropyIntervalMs
 	}
 	if nowMs >= c.nextSyncAt && c.aeTokens >= 0 {
-		c.syncRound(nowMs)
+		c.syncRound(nowMs, "")
 		c.purgeTombstones(nowMs)
 		c.nextSyncAt = nowMs + c.cfg.AntiEntropyIntervalMs
 	}
@@ -211,7 +213,7 @@ func (c *Core) antiEntropyTick(nowMs int64) {
 
 // syncRound picks for each replicated range the up peer synced longest ago and starts
 // one exchange per chosen peer.
-func (c *Core) syncRound(nowMs int64) int {
+func (c *Core) syncRound(nowMs int64, keyspace string) int {
 	byPeer := map[string][]int{}
 	for _, r := range c.replicatedRanges() {
 		best, bestAt := "", int64(0)
@@ -230,7 +232,7 @@ func (c *Core) syncRound(nowMs int64) int {
 			byPeer[best] = append(byPeer[best], r)
 		}
 	}
-	return c.startSessions(nowMs, byPeer)
+	return c.startSessions(nowMs, byPeer, keyspace)
 }
 
 func (c *Core) syncTargeted(nowMs int64) {
@@ -244,10 +246,10 @@ func (c *Core) syncTargeted(nowMs int64) {
 		}
 	}
 	c.syncWanted = nil
-	c.startSessions(nowMs, byPeer)
+	c.startSessions(nowMs, byPeer, "")
 }
 
-func (c *Core) startSessions(nowMs int64, byPeer map[string][]int) int {
+func (c *Core) startSessions(nowMs int64, byPeer map[string][]int, keyspace string) int {
 	peers := make([]string, 0, len(byPeer))
 	for p := range byPeer {
 		peers = append(peers, p)
@@ -256,7 +258,7 @@ func (c *Core) startSessions(nowMs int64, byPeer map[string][]int) int {
 	for _, p := range peers {
 		ranges := byPeer[p]
 		sort.Ints(ranges)
-		s := &syncSession{id: c.newID(), peer: p, started: nowMs, ranges: ranges}
+		s := &syncSession{id: c.newID(), peer: p, started: nowMs, ranges: ranges, keyspace: keyspace}
 		c.sessions[s.id] = s
 		msg := &wire.Sync{Step: wire.SyncRoots}
 		for _, r := range ranges {
@@ -490,8 +492,18 @@ func (c *Core) syncCompareKeys(nowMs int64, m wire.Message) {
 			theirs[k] = in.Digests[i]
 		}
 	}
+	if sess.keyspace != "" {
+		for k := range theirs {
+			if k.Keyspace != sess.keyspace {
+				delete(theirs, k)
+			}
+		}
+	}
 	push := &wire.Sync{Step: wire.SyncPush}
 	for _, e := range c.scanBuckets(want) {
+		if sess.keyspace != "" && e.key.Keyspace != sess.keyspace {
+			continue
+		}
 		d, has := theirs[e.key]
 		if has && d == e.digest {
 			delete(theirs, e.key)

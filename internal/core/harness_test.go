@@ -209,7 +209,7 @@ func (h *harness) run(d *datadriven.TestData) string {
 	case "repair":
 		var node string
 		d.ScanArgs(h.t, "node", &node)
-		n := h.cores[node].StartRepair(h.now)
+		n := h.cores[node].StartRepair(h.now, "")
 		fmt.Fprintf(&h.out, "%d exchanges started\n", n)
 		h.flush(node)
 		for _, m := range h.inbox {

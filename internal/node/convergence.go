@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/record"
 )
@@ -35,22 +36,14 @@ func (n *Node) onShards(ctx context.Context, fn func(i int, c *core.Core)) error
 	return nil
 }
 
-// HintBacklog is the hints this node holds for one target.
-type HintBacklog struct {
-	Target string
-	Count  int
-	Bytes  int64
-	Oldest time.Time
-}
-
 // Hints returns the hints this node holds, per target, sorted by target.
-func (n *Node) Hints(ctx context.Context) ([]HintBacklog, error) {
-	by := map[string]*HintBacklog{}
+func (n *Node) Hints(ctx context.Context) ([]api.HintBacklog, error) {
+	by := map[string]*api.HintBacklog{}
 	err := n.onShards(ctx, func(_ int, c *core.Core) {
 		for t, b := range c.HintsPending() {
 			h := by[t]
 			if h == nil {
-				h = &HintBacklog{Target: t}
+				h = &api.HintBacklog{Target: t}
 				by[t] = h
 			}
 			h.Count += b.Count
@@ -61,7 +54,7 @@ func (n *Node) Hints(ctx context.Context) ([]HintBacklog, error) {
 			}
 		}
 	})
-	out := make([]HintBacklog, 0, len(by))
+	out := make([]api.HintBacklog, 0, len(by))
 	for _, h := range by {
 		out = append(out, *h)
 	}
@@ -74,20 +67,14 @@ func (n *Node) ReadRepairs(limit int) ([]record.Repair, error) {
 	return n.engine.RecentRepairs(limit)
 }
 
-// RepairProgress reports a running repair.
-type RepairProgress struct {
-	Exchanges int // started, one per (shard, peer)
-	Finished  int // completed (or abandoned after the exchange timeout)
-	// Counters moved during the repair.
-	RangesCompared, RangesDiffering, KeysRepaired, BytesSent uint64
-}
-
 // Repair runs a full anti-entropy exchange of every range this node replicates now,
 // with every shard, calling progress as exchanges finish, and returns the summary.
-func (n *Node) Repair(ctx context.Context, progress func(RepairProgress)) (RepairProgress, error) {
+// With a keyspace, only that keyspace's keys are exchanged (trees span keyspaces, so
+// ranges still compare as differing until the other keyspaces are repaired too).
+func (n *Node) Repair(ctx context.Context, keyspace string, progress func(api.RepairProgress)) (api.RepairProgress, error) {
 	before := n.coreStats()
-	var p RepairProgress
-	if err := n.onShards(ctx, func(_ int, c *core.Core) { p.Exchanges += c.StartRepair(time.Now().UnixMilli()) }); err != nil {
+	var p api.RepairProgress
+	if err := n.onShards(ctx, func(_ int, c *core.Core) { p.Exchanges += c.StartRepair(time.Now().UnixMilli(), keyspace) }); err != nil {
 		return p, err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -106,6 +93,7 @@ func (n *Node) Repair(ctx context.Context, progress func(RepairProgress)) (Repai
 			progress(p)
 		}
 		if inFlight == 0 || time.Now().After(deadline) {
+			p.Done = true
 			return p, nil
 		}
 		select {

@@ -61,7 +61,10 @@ type Node struct {
 	closeErr error
 }
 
-var _ api.Backend = (*Node)(nil)
+var (
+	_ api.Backend  = (*Node)(nil)
+	_ api.Operator = (*Node)(nil)
+)
 
 // Start opens storage, starts the shards, the RPC transport and gossip, and joins the
 // cluster. It returns once the node serves requests (it may still be alone).
@@ -251,9 +254,12 @@ func (n *Node) membershipChanged() {
 		}
 		keep = append(keep, m)
 		rm = append(rm, ring.Member{ID: m.ID, Zone: m.Zone})
-		if m.Status == membership.Alive {
-			up[m.ID] = true
+		if m.Status != membership.Alive {
+			continue
 		}
+		up[m.ID] = true
+		// Only live peers get a connection: a peer that comes back is re-added with a
+		// fresh one at once, instead of waiting out a reconnect backoff.
 		if m.ID != n.id && m.Addrs.RPC != "" {
 			addrs[m.ID] = m.Addrs.RPC
 		}

@@ -115,6 +115,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.cfg.Logger, fmt.Errorf("%w: no route for %s %s", errNotFound, r.Method, r.URL.Path))
 	})
+	s.registerOps()
 	if s.cfg.Extra != nil {
 		s.cfg.Extra(s.mux)
 	}

@@ -59,7 +59,8 @@ var _ storage.Engine = (*Engine)(nil)
 var ErrFailed = errors.New("storage/pebble: engine failed after a write error; reopen it")
 
 // Open opens (creating if needed) the store in dir. It fails with a clear error if dir
-// cannot be created or opened, or is locked by another process or another open Engine.
+// cannot be created or opened, or is locked by another process or another open Engine;
+// a store Pebble finds corrupt fails with an error wrapping storage.ErrCorrupt.
 func Open(dir string, opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	db, err := openDB(dir, popts)
 	if err != nil {
 		_ = lock.Close()
-		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
+		return nil, readError("open "+dir, err)
 	}
 	e := &Engine{
 		db:         db,
@@ -320,7 +321,7 @@ func decodeObject(key object.Key, v []byte) (object.Object, error) {
 // readError wraps an error from a Pebble read, marking Pebble's corruption errors as
 // storage.ErrCorrupt too.
 func readError(what string, err error) error {
-	if errors.Is(err, pebbledb.ErrCorruption) {
+	if pebbledb.IsCorruptionError(err) {
 		return fmt.Errorf("%w: storage/pebble: %s: %w", storage.ErrCorrupt, what, err)
 	}
 	return fmt.Errorf("storage/pebble: %s: %w", what, err)

@@ -371,3 +371,28 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenCorruptStore(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{})
+	if err := e.Commit(&record.Batch{Objects: []record.ObjectWrite{{Key: object.Key{Keyspace: "ks", Key: "k"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	manifests, err := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+	if err != nil || len(manifests) == 0 {
+		t.Fatalf("no MANIFEST in %s: %v", dir, err)
+	}
+	for _, m := range manifests {
+		if err := os.WriteFile(m, []byte(strings.Repeat("garbage!", 512)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Open(dir, Options{})
+	if !errors.Is(err, storage.ErrCorrupt) {
+		t.Fatalf("Open of a store with a corrupt MANIFEST: %v, want ErrCorrupt", err)
+	}
+	t.Logf("error as reported: %v", err)
+}

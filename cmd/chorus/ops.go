@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func hintsCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "hints",
+		Short: "Show the hints a node holds for replicas that missed writes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, body, err := call(http.MethodGet, "http://"+f.addr+"/v1/hints", nil)
+			if err != nil {
+				return err
+			}
+			var v struct {
+				Targets []struct {
+					Target string    `json:"target"`
+					Count  int       `json:"count"`
+					Bytes  int64     `json:"bytes"`
+					Oldest time.Time `json:"oldest"`
+				} `json:"targets"`
+			}
+			if err := json.Unmarshal(body, &v); err != nil {
+				return fmt.Errorf("bad answer from %s: %w", f.addr, err)
+			}
+			if len(v.Targets) == 0 {
+				fmt.Println("no hints pending")
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TARGET\tHINTS\tBYTES\tOLDEST AGE")
+			for _, t := range v.Targets {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Target, t.Count, t.Bytes, time.Since(t.Oldest).Round(time.Second))
+			}
+			return tw.Flush()
+		},
+	}
+	addClientFlags(cmd, f, "")
+	return cmd
+}
+
+// repairProgress is one line of POST /v1/repair's stream.
+type repairProgress struct {
+	Exchanges       int    `json:"exchanges"`
+	Finished        int    `json:"finished"`
+	RangesCompared  uint64 `json:"ranges_compared"`
+	RangesDiffering uint64 `json:"ranges_differing"`
+	KeysRepaired    uint64 `json:"keys_repaired"`
+	BytesSent       uint64 `json:"bytes_sent"`
+	Done            bool   `json:"done"`
+	Error           string `json:"error"`
+}
+
+func repairCmd() *cobra.Command {
+	f := &clientFlags{}
+	var keyspace string
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "Run a full Merkle-tree anti-entropy exchange of one node with its peers now",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			u := "http://" + f.addr + "/v1/repair"
+			if keyspace != "" {
+				u += "?keyspace=" + url.QueryEscape(keyspace)
+			}
+			client := &http.Client{Timeout: 10 * time.Minute}
+			resp, err := client.Post(u, "application/json", nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("repair refused: %s", resp.Status)
+			}
+			var last repairProgress
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				var p repairProgress
+				if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+					return fmt.Errorf("bad progress line %q: %w", sc.Text(), err)
+				}
+				if p.Error != "" {
+					return fmt.Errorf("repair: %s", p.Error)
+				}
+				last = p
+				drawBar(p)
+			}
+			fmt.Fprintln(os.Stderr)
+			if !last.Done {
+				return fmt.Errorf("repair ended before it finished: %v", sc.Err())
+			}
+			fmt.Printf("repair done: %d exchanges, %d ranges compared, %d differing, %d keys repaired, %d bytes sent\n",
+				last.Exchanges, last.RangesCompared, last.RangesDiffering, last.KeysRepaired, last.BytesSent)
+			return nil
+		},
+	}
+	addClientFlags(cmd, f, "")
+	cmd.Flags().StringVar(&keyspace, "keyspace", "", "exchange only this keyspace's keys")
+	return cmd
+}
+
+// drawBar redraws a one-line progress bar on stderr.
+func drawBar(p repairProgress) {
+	const width = 30
+	frac := 1.0
+	if p.Exchanges > 0 {
+		frac = float64(p.Finished) / float64(p.Exchanges)
+	}
+	n := int(frac * width)
+	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d exchanges, %d keys repaired", strings.Repeat("#", n), strings.Repeat(".", width-n), p.Finished, p.Exchanges, p.KeysRepaired)
+}
