@@ -70,16 +70,16 @@ func freePorts(t *testing.T, n int) []int {
 
 // server is one chorus server process.
 type server struct {
-	t                      *testing.T
-	id                     string
-	dir                    string
+	t                       *testing.T
+	id                      string
+	dir                     string
 	resp, http, gossip, rpc string
-	join                   []string
-	extra                  []string
-	env                    []string
-	cmd                    *exec.Cmd
-	log                    *os.File
-	exited                 chan struct{}
+	join                    []string
+	extra                   []string
+	env                     []string
+	cmd                     *exec.Cmd
+	log                     *os.File
+	exited                  chan struct{}
 }
 
 // cluster is a set of server processes that join each other.
