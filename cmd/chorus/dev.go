@@ -101,7 +101,7 @@ func startDevCluster(n int, dir string, adjust func(*node.Config)) ([]*process, 
 	return procs, nil
 }
 
-// waitAllAlive waits until every node sees every node alive.
+// waitAllAlive waits until every node sees every node alive and none is filling.
 func waitAllAlive(ctx context.Context, procs []*process) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -113,7 +113,7 @@ func waitAllAlive(ctx context.Context, procs []*process) error {
 					alive++
 				}
 			}
-			ok = ok && alive >= len(procs)
+			ok = ok && alive >= len(procs) && !p.node.Filling()
 		}
 		if ok {
 			return nil

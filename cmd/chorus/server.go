@@ -151,7 +151,7 @@ func startProcess(cfg node.Config) (*process, error) {
 	limits := api.Limits{MaxKeyBytes: cfg.MaxKeyBytes, MaxValueBytes: cfg.MaxValueBytes}
 	p := &process{node: n, failed: make(chan error, 2)}
 	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second})
-	p.http = httpapi.NewServer(httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy})
+	p.http = httpapi.NewServer(httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling})
 	go p.serve("resp", func() error { return p.resp.Serve(respL) }, resp.ErrServerClosed)
 	go p.serve("http", func() error { return p.http.Serve(httpL) }, httpapi.ErrServerClosed)
 	return p, nil

@@ -109,6 +109,7 @@ func (c *Core) tree(r int) *merkle.Tree {
 func (c *Core) rebuildTrees() {
 	c.trees = map[int]*merkle.Tree{}
 	c.epoch = ringEpoch(c.view.Ring) ^ uint64(c.cfg.Shards)
+	c.resetFill()
 	if c.view.Ring == nil || c.view.Ring.Len() == 0 {
 		return
 	}
@@ -270,9 +271,9 @@ func (c *Core) startSessions(nowMs int64, byPeer map[string][]int, keyspace stri
 	return len(peers)
 }
 
-// sessionTimeoutMs bounds an exchange; one that does not finish is dropped (the next
-// round tries again).
-const sessionTimeoutMs = 60_000
+// sessionTimeoutMs bounds an exchange; one that does not finish (a message lost) is
+// dropped, and the next round tries again.
+const sessionTimeoutMs = 30_000
 
 func (c *Core) expireSessions(nowMs int64) {
 	for id, s := range c.sessions {
@@ -563,12 +564,22 @@ func (c *Core) finishSession(s *syncSession) {
 	for _, r := range s.ranges {
 		c.lastSync[syncKey{r, s.peer}] = s.started
 	}
+	c.rangesSynced(s.ranges)
 	c.stats.AESessionsFinished++
 	delete(c.sessions, s.id)
 }
 
-// SyncInProgress reports how many exchanges this core has started and not finished.
-func (c *Core) SyncInProgress() int { return len(c.sessions) }
+// SyncInProgress reports how many exchanges this core started at or after sinceMs and
+// has not finished.
+func (c *Core) SyncInProgress(sinceMs int64) int {
+	n := 0
+	for _, s := range c.sessions {
+		if s.started >= sinceMs {
+			n++
+		}
+	}
+	return n
+}
 
 // refillBudget adds the anti-entropy byte budget accrued since the last tick.
 func (c *Core) refillBudget(nowMs int64) {

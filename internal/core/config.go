@@ -43,6 +43,10 @@ type Config struct {
 	// has it; it must exceed HintTTLMs so that no hint can bring the value back.
 	// Default 4h.
 	TombstoneGraceMs int64
+	// Filling starts the core filling: its data directory was empty at start, so its
+	// answers do not count toward R or W for a range until an anti-entropy exchange
+	// has filled that range once (see fill.go).
+	Filling bool
 	// ReadRepair is the read-repair mode of keyspaces without their own setting.
 	ReadRepair ReadRepairMode
 	// IDBase is the first request id this core uses; the driver sets it from the start

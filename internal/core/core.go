@@ -84,6 +84,10 @@ type Core struct {
 	aeTokens   int64 // anti-entropy byte budget (may go negative: debt)
 	budgetAt   int64
 
+	filling    bool         // empty-disk start: see fill.go
+	filled     map[int]bool // ranges filled so far
+	nextFillAt int64
+
 	rd Ready
 }
 
@@ -109,6 +113,11 @@ func New(cfg Config, store Store, restoredHLC version.Timestamp) (*Core, error) 
 		trees:    make(map[int]*merkle.Tree),
 		lastSync: make(map[syncKey]int64),
 		sessions: make(map[uint64]*syncSession),
+		filling:  cfg.Filling,
+		filled:   make(map[int]bool),
+	}
+	if cfg.Filling {
+		c.rd.Batch.Meta = append(c.rd.Batch.Meta, record.MetaWrite{Name: c.fillMetaName(), Value: []byte("pending")})
 	}
 	c.hlc.Restore(restoredHLC)
 	c.hlcBound = restoredHLC.Physical()
@@ -276,6 +285,7 @@ func (c *Core) Tick(nowMs int64) {
 	}
 	c.deliverHints(nowMs)
 	c.antiEntropyTick(nowMs)
+	c.fillTick(nowMs)
 }
 
 // Submit steps one client request with this node as coordinator.

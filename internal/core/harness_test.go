@@ -68,7 +68,7 @@ type harness struct {
 	out     strings.Builder
 }
 
-func newHarness(t *testing.T, ids []string, rf int) *harness {
+func newHarness(t *testing.T, ids []string, rf int, filling ...string) *harness {
 	h := &harness{t: t, now: 1_000_000, ids: ids, cores: map[string]*core.Core{}, stores: map[string]mapStore{},
 		meta: map[string]map[string]string{}, up: map[string]bool{}}
 	var members []ring.Member
@@ -80,6 +80,9 @@ func newHarness(t *testing.T, ids []string, rf int) *harness {
 	for _, id := range ids {
 		cfg := core.DefaultConfig(id)
 		cfg.ReplicationFactor = rf
+		for _, f := range filling {
+			cfg.Filling = cfg.Filling || f == id
+		}
 		h.stores[id] = mapStore{}
 		h.meta[id] = map[string]string{}
 		c, err := core.New(cfg, h.stores[id], 0)
@@ -159,6 +162,9 @@ func fmtMsg(m wire.Message) string {
 	if m.Found {
 		s += " found"
 	}
+	if m.Filling {
+		s += " filling"
+	}
 	return s
 }
 
@@ -219,6 +225,9 @@ func (h *harness) run(d *datadriven.TestData) string {
 		var node string
 		d.ScanArgs(h.t, "node", &node)
 		st := h.cores[node].Stats()
+		if h.cores[node].Filling() {
+			fmt.Fprintf(&h.out, "filling: %d ranges left\n", st.FillingRanges)
+		}
 		fmt.Fprintf(&h.out, "hints: stored=%d delivered=%d expired=%d dropped=%d pending=%d\n",
 			st.HintsStored, st.HintsDelivered, st.HintsExpired, st.HintsDropped, st.HintsPending)
 		fmt.Fprintf(&h.out, "read repairs: %d\n", st.ReadRepairs)
@@ -369,7 +378,13 @@ func TestCoreScripts(t *testing.T) {
 				if d.HasArg("rf") {
 					d.ScanArgs(t, "rf", &rf)
 				}
-				h = newHarness(t, strings.Split(nodes, ","), rf)
+				var filling []string
+				if d.HasArg("filling") {
+					var f string
+					d.ScanArgs(t, "filling", &f)
+					filling = strings.Split(f, ",")
+				}
+				h = newHarness(t, strings.Split(nodes, ","), rf, filling...)
 				return "ok\n"
 			}
 			return h.run(d)

@@ -51,7 +51,7 @@ func (c *Core) startRead(nowMs int64, req Request) {
 		r.sent++
 		if rep == c.cfg.NodeID {
 			obj, err := c.load(req.Key)
-			c.readAnswer(r, i, obj, err)
+			c.readAnswer(r, i, obj, err, c.rangeFilling(req.Key))
 			continue
 		}
 		c.send(wire.Message{Type: wire.GetReq, To: rep, ID: r.id, Key: req.Key})
@@ -61,7 +61,7 @@ func (c *Core) startRead(nowMs int64, req Request) {
 
 // replicaGet answers a coordinator with the local copy of a key.
 func (c *Core) replicaGet(m wire.Message) {
-	resp := wire.Message{Type: wire.GetResp, To: m.From, ID: m.ID, Key: m.Key}
+	resp := wire.Message{Type: wire.GetResp, To: m.From, ID: m.ID, Key: m.Key, Filling: c.rangeFilling(m.Key)}
 	obj, err := c.load(m.Key)
 	if err != nil {
 		resp.Err = err.Error()
@@ -83,11 +83,13 @@ func (c *Core) readAnswered(nowMs int64, m wire.Message) {
 	if m.Err != "" {
 		err = fmt.Errorf("replica %s: %s", m.From, m.Err)
 	}
-	c.readAnswer(r, i, m.Object, err)
+	c.readAnswer(r, i, m.Object, err, m.Filling)
 	c.maybeFinishRead(nowMs, r)
 }
 
-func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error) {
+// readAnswer records a replica's answer. A filling replica's copy is merged but does
+// not count toward R.
+func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error, filling bool) {
 	r.got[i] = true
 	r.answers++
 	if err != nil {
@@ -100,6 +102,10 @@ func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error) {
 		return
 	}
 	r.merged = merged
+	if filling {
+		r.lastErr = errFilling(r.replicas[i])
+		return
+	}
 	r.copies[i] = obj
 	r.okAt[i] = true
 	r.ok++

@@ -17,6 +17,7 @@ type Stats struct {
 	TombstonesPurged   uint64 // tombstones removed after every replica held them
 	AESessionsFinished uint64 // exchanges completed
 	StorageErrors      uint64 // storage reads that failed in background work
+	FillingRanges      int64  // ranges not yet filled after an empty-disk start
 }
 
 // Stats returns the core's counters.

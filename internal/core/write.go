@@ -85,6 +85,10 @@ func (c *Core) localWrite(nowMs int64, w *writeOp, i int) {
 		w.lastErr = err.Error()
 		return
 	}
+	if c.rangeFilling(w.req.Key) {
+		w.lastErr = errFilling(c.cfg.NodeID)
+		return // stored, but does not count
+	}
 	w.acked[i] = true
 	w.acks++
 	if ws, ok := before.Winner(); ok && ws.Live(nowMs) {
@@ -95,7 +99,7 @@ func (c *Core) localWrite(nowMs int64, w *writeOp, i int) {
 // replicaPut merges a coordinator's write into the local copy and acknowledges it;
 // the acknowledgement leaves only after the batch is durable (see Ready).
 func (c *Core) replicaPut(nowMs int64, m wire.Message) {
-	resp := wire.Message{Type: wire.PutResp, To: m.From, ID: m.ID, Key: m.Key}
+	resp := wire.Message{Type: wire.PutResp, To: m.From, ID: m.ID, Key: m.Key, Filling: c.rangeFilling(m.Key)}
 	before, err := c.apply(m.Key, m.Object)
 	if err != nil {
 		resp.Err = err.Error()
@@ -121,10 +125,13 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 		return // not a replica of this key, or a duplicate
 	}
 	w.answered++
-	if m.Err != "" {
+	switch {
+	case m.Err != "":
 		w.lastErr = m.Err
 		c.hintFor(nowMs, w, i)
-	} else {
+	case m.Filling:
+		w.lastErr = errFilling(m.From) // stored there, but does not count
+	default:
 		w.acked[i] = true
 		w.acks++
 		w.found = w.found || m.Found

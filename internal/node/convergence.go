@@ -74,13 +74,14 @@ func (n *Node) ReadRepairs(limit int) ([]record.Repair, error) {
 func (n *Node) Repair(ctx context.Context, keyspace string, progress func(api.RepairProgress)) (api.RepairProgress, error) {
 	before := n.coreStats()
 	var p api.RepairProgress
-	if err := n.onShards(ctx, func(_ int, c *core.Core) { p.Exchanges += c.StartRepair(time.Now().UnixMilli(), keyspace) }); err != nil {
+	start := time.Now().UnixMilli()
+	if err := n.onShards(ctx, func(_ int, c *core.Core) { p.Exchanges += c.StartRepair(start, keyspace) }); err != nil {
 		return p, err
 	}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(time.Minute) // beyond the exchange timeout
 	for {
 		inFlight := 0
-		if err := n.onShards(ctx, func(_ int, c *core.Core) { inFlight += c.SyncInProgress() }); err != nil {
+		if err := n.onShards(ctx, func(_ int, c *core.Core) { inFlight += c.SyncInProgress(start) }); err != nil {
 			return p, err
 		}
 		after := n.coreStats()

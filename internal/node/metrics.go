@@ -93,6 +93,8 @@ func registerCoreStats(reg prometheus.Registerer, n *Node) {
 			func(s core.Stats) float64 { return float64(s.AEBytesSent) }),
 		counter("chorus_antientropy_exchanges_total", "Anti-entropy exchanges this node initiated and completed.",
 			func(s core.Stats) float64 { return float64(s.AESessionsFinished) }),
+		gauge("chorus_filling_ranges", "Ranges not yet filled by anti-entropy after an empty-disk start (their answers do not count toward R or W).",
+			func(s core.Stats) float64 { return float64(s.FillingRanges) }),
 		counter("chorus_tombstones_purged_total", "Tombstones removed after every replica held them and the grace period passed.",
 			func(s core.Stats) float64 { return float64(s.TombstonesPurged) }),
 	)

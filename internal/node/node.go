@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type Node struct {
 	changeMu     sync.Mutex           // serializes membershipChanged
 	savedMembers string               // JSON of the member list last persisted; under changeMu
 
+	fresh    bool // the data directory was empty at start
 	healthy  atomic.Bool
 	stopping chan struct{}
 	closed   sync.Once
@@ -88,7 +90,7 @@ func Start(cfg Config) (n *Node, err error) {
 	if n.engine, err = openEngine(cfg); err != nil {
 		return nil, err
 	}
-	if n.id, err = resolveNodeID(n.engine, cfg); err != nil {
+	if n.id, n.fresh, err = resolveNodeID(n.engine, cfg); err != nil {
 		return nil, err
 	}
 	n.log = n.log.With("node", n.id)
@@ -131,12 +133,16 @@ func (n *Node) startShards() error {
 		cc.TombstoneGraceMs = n.cfg.TombstoneGrace.Milliseconds()
 		cc.ReadRepair = n.cfg.ReadRepair
 		cc.IDBase = idBase
+		if cc.Filling, err = n.startsFilling(i); err != nil {
+			return err
+		}
 		c, err := core.New(cc, n.engine, hw)
 		if err != nil {
 			return err
 		}
 		c.LoadHints(hints[i])
 		s := &shard{n: n, core: c, inbox: make(chan event, 4096), waiting: map[uint64]*request{}, done: make(chan struct{})}
+		s.filling.Store(cc.Filling)
 		n.shards = append(n.shards, s)
 		go s.run()
 	}
@@ -205,25 +211,50 @@ func restoreHLC(e storage.Engine) (version.Timestamp, error) {
 	return hw, errors.Join(err, perr)
 }
 
-// resolveNodeID reconciles the configured id with the one stored in the data directory.
-func resolveNodeID(e storage.Engine, cfg Config) (string, error) {
+// resolveNodeID reconciles the configured id with the one stored in the data
+// directory; fresh reports that the directory held no id (an empty disk).
+func resolveNodeID(e storage.Engine, cfg Config) (id string, fresh bool, err error) {
 	stored, found, err := e.GetMeta(metaNodeID)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	id := cfg.NodeID
+	id = cfg.NodeID
 	switch {
 	case found && id != "" && id != string(stored):
-		return "", fmt.Errorf("data directory belongs to node %q, not %q", stored, id)
+		return "", false, fmt.Errorf("data directory belongs to node %q, not %q", stored, id)
 	case found:
-		return string(stored), nil
+		return string(stored), false, nil
 	case id == "":
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(cfg.RPCAddr)
 		id = strings.ToLower(host) + "-" + port
 	}
 	b := &record.Batch{Meta: []record.MetaWrite{{Name: metaNodeID, Value: []byte(id)}}}
-	return id, e.Commit(b)
+	return id, true, e.Commit(b)
+}
+
+// startsFilling reports whether shard i must fill before it counts: its data directory
+// was empty at this start, or a previous start's fill did not finish. Anti-entropy off
+// means no filling (nothing would ever fill it).
+func (n *Node) startsFilling(i int) (bool, error) {
+	if n.cfg.AntiEntropyInterval <= 0 {
+		return false, nil
+	}
+	if n.fresh {
+		return true, nil
+	}
+	v, found, err := n.engine.GetMeta(core.FillMetaPrefix + strconv.Itoa(i))
+	return found && string(v) == "pending", err
+}
+
+// Filling reports whether any shard is still filling after an empty-disk start.
+func (n *Node) Filling() bool {
+	for _, s := range n.shards {
+		if s.snapshot().FillingRanges > 0 || s.filling.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 func loadMembers(e storage.Engine) ([]membership.Member, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chorusdb/chorus/internal/core"
@@ -39,7 +40,8 @@ type shard struct {
 	n       *Node
 	core    *core.Core
 	statsMu sync.Mutex
-	stats   core.Stats // copy of the core's counters after the last flush
+	stats   core.Stats  // copy of the core's counters after the last flush
+	filling atomic.Bool // the core is filling after an empty-disk start
 	inbox   chan event
 	waiting map[uint64]*request
 	nextReq uint64
@@ -126,6 +128,7 @@ func (s *shard) flush() {
 // publish copies the core's counters for the metrics and logs what needs a line.
 func (s *shard) publish() {
 	st := s.core.Stats()
+	s.filling.Store(s.core.Filling())
 	s.statsMu.Lock()
 	s.stats = st
 	s.statsMu.Unlock()

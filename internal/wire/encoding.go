@@ -21,7 +21,8 @@ const (
 	flagObject
 	flagFound
 	flagSync
-	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound | flagSync
+	flagFilling
+	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound | flagSync | flagFilling
 )
 
 // headerLen is the fixed part of an encoding: version, type and flags.
@@ -81,6 +82,9 @@ func messageFlags(m *Message) byte {
 	if m.Sync != nil {
 		f |= flagSync
 	}
+	if m.Filling {
+		f |= flagFilling
+	}
 	return f
 }
 
@@ -107,6 +111,7 @@ func Decode(buf []byte) (Message, error) {
 		return Message{}, fmt.Errorf("%w: unknown flags %#x", ErrMalformed, flags&^flagsKnown)
 	}
 	m.Found = flags&flagFound != 0
+	m.Filling = flags&flagFilling != 0
 
 	d := decoder{buf: buf[headerLen:]}
 	var strs stringSet

@@ -66,7 +66,11 @@ type Message struct {
 	Key    object.Key
 	Object object.Object
 	Found  bool
-	Err    string // non-empty: the request failed on the replica, with this reason
+	// Filling marks a replica's answer that must not count toward the level: the
+	// replica restarted with an empty disk and anti-entropy has not yet filled the
+	// key's range. Its object is still merged into the result.
+	Filling bool
+	Err     string // non-empty: the request failed on the replica, with this reason
 	// Sync is the payload of SyncReq and SyncResp.
 	Sync *Sync
 }

@@ -231,6 +231,20 @@ func (c *cluster) stopAll() {
 	}
 }
 
+// filling reports whether the server says it is refilling after an empty-disk start.
+func (s *server) filling() bool {
+	resp, err := http.Get("http://" + s.http + "/healthz")
+	if err != nil {
+		return true
+	}
+	defer resp.Body.Close()
+	var v struct{ Filling bool }
+	if json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return true
+	}
+	return v.Filling
+}
+
 // member is one entry of GET /v1/cluster.
 type member struct {
 	ID        string            `json:"id"`
@@ -287,6 +301,9 @@ func (c *cluster) waitAlive(want int) {
 			}
 			if alive != want {
 				return fmt.Errorf("%s sees %d alive, want %d", s.id, alive, want)
+			}
+			if s.filling() {
+				return fmt.Errorf("%s is still filling", s.id)
 			}
 		}
 		return nil

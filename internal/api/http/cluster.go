@@ -49,5 +49,6 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "node": s.cfg.Backend.NodeID()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.cfg.Backend.NodeID()})
+	filling := s.cfg.Filling != nil && s.cfg.Filling()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "node": s.cfg.Backend.NodeID(), "filling": filling})
 }

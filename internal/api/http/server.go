@@ -44,6 +44,9 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Healthy, if set, is asked by GET /healthz; false answers 503 (storage failing).
 	Healthy func() bool
+	// Filling, if set, is reported by GET /healthz as "filling": true while the node
+	// refills after an empty-disk start (its answers do not count yet).
+	Filling func() bool
 	// Extra, if set, is called once by NewServer to add routes (e.g. /v1/keyspaces,
 	// /v1/hints) to the server's mux. Routes under /v1/kv/ never reach the mux.
 	Extra func(mux *http.ServeMux)
