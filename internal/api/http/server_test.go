@@ -316,7 +316,7 @@ func TestClusterHealthMetrics(t *testing.T) {
 	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != want {
 		t.Errorf("GET /v1/cluster = %d\n%s\nwant\n%s", w.Code, w.Body, want)
 	}
-	if w := call(s, "GET", "/healthz", ""); w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"node":"n1","status":"ok"}` {
+	if w := call(s, "GET", "/healthz", ""); w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"filling":false,"node":"n1","status":"ok"}` {
 		t.Errorf("GET /healthz = %d %s", w.Code, w.Body)
 	}
 	if w := call(s, "GET", "/metrics", ""); w.Code != 200 || !strings.Contains(w.Body.String(), "chorus_hints_delivered_total 7") {
@@ -363,5 +363,18 @@ func TestServeAndShutdown(t *testing.T) {
 	}
 	if s.Close() != nil || s.Close() != nil {
 		t.Error("Close is not idempotent")
+	}
+}
+
+func TestHealthzReportsStorageFailureAndFilling(t *testing.T) {
+	be := apitest.NewBackend("n1")
+	healthy, filling := false, true
+	s := NewServer(Config{Backend: be, Healthy: func() bool { return healthy }, Filling: func() bool { return filling }})
+	if w := call(s, "GET", "/healthz", ""); w.Code != 503 || !strings.Contains(w.Body.String(), `"unhealthy"`) {
+		t.Fatalf("unhealthy node: GET /healthz = %d %s", w.Code, w.Body)
+	}
+	healthy = true
+	if w := call(s, "GET", "/healthz", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"filling":true`) {
+		t.Fatalf("filling node: GET /healthz = %d %s", w.Code, w.Body)
 	}
 }
