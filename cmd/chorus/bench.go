@@ -108,7 +108,7 @@ as JSON for scripts.`,
 	f.StringVar(&cfg.WriteLevel, "write-level", "QUORUM", "write consistency level")
 	f.StringVar(&cfg.Keyspace, "keyspace", "default", "keyspace")
 	f.IntVar(&cfg.Pipeline, "pipeline", 1, "operations per client per round trip")
-	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the key and operation choices")
+	f.Int64Var(&cfg.Seed, "seed", 0, "seed of the key and operation choices (0: from the clock; the report shows it)")
 	f.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	f.BoolVar(&cfg.quiet, "quiet", false, "no progress line on stderr")
 	return cmd
@@ -155,6 +155,9 @@ func (c *benchConfig) finish(cmd *cobra.Command) error {
 	}
 	if c.Dist != "zipf" {
 		c.ZipfS = 0
+	}
+	if c.Seed == 0 {
+		c.Seed = time.Now().UnixNano()
 	}
 	return errors.Join(errs...)
 }

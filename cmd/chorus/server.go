@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +29,7 @@ type serverFlags struct {
 	cfg        node.Config
 	join       []string
 	readRepair string
+	pprof      bool
 	logLevel   string
 	logFormat  string
 }
@@ -40,7 +43,8 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.StringVar(&f.cfg.DataDir, "data-dir", "", "directory for embedded storage (required with --storage pebble)")
 	fs.StringVar(&f.cfg.Storage, "storage", d.Storage, "storage engine: pebble, postgres or memory")
 	fs.StringVar(&f.cfg.PostgresDSN, "postgres-dsn", "", "PostgreSQL connection string (with --storage postgres)")
-	fs.StringVar(&f.cfg.Durability, "durability", d.Durability, "sync: acknowledge writes after fsync; nosync: after the OS has them (survives a process crash, not a power loss)")
+	fs.StringVar(&f.cfg.Durability, "durability", d.Durability, "sync: acknowledge writes after fsync (group commit); periodic: fsync every --sync-interval; nosync: never fsync")
+	fs.DurationVar(&f.cfg.SyncInterval, "sync-interval", d.SyncInterval, "fsync period with --durability periodic")
 	fs.StringVar(&f.cfg.RESPAddr, "resp-addr", d.RESPAddr, "RESP (Redis protocol) listen address")
 	fs.StringVar(&f.cfg.HTTPAddr, "http-addr", d.HTTPAddr, "HTTP listen address")
 	fs.StringVar(&f.cfg.GossipAddr, "gossip-addr", d.GossipAddr, "gossip listen address (TCP and UDP)")
@@ -58,6 +62,7 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.StringVar(&f.readRepair, "read-repair", "async", "default read repair: async, blocking or off")
 	fs.IntVar(&f.cfg.MaxValueBytes, "max-value-bytes", d.MaxValueBytes, "largest value accepted")
 	fs.BoolVar(&f.cfg.FastGossip, "fast-gossip", false, "detect failures faster (for loopback clusters and tests)")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP port")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -84,7 +89,7 @@ func serverCmd() *cobra.Command {
 			if !cmd.Flags().Changed("tombstone-grace") && f.cfg.TombstoneGrace <= f.cfg.HintTTL {
 				f.cfg.TombstoneGrace = f.cfg.HintTTL + time.Hour
 			}
-			p, err := startProcess(f.cfg)
+			p, err := startProcess(f.cfg, f.pprof)
 			if err != nil {
 				return err
 			}
@@ -129,7 +134,7 @@ type process struct {
 
 // startProcess listens on the client ports (failing fast if taken), starts the node,
 // then serves RESP and HTTP.
-func startProcess(cfg node.Config) (*process, error) {
+func startProcess(cfg node.Config, withPprof bool) (*process, error) {
 	respL, err := net.Listen("tcp", cfg.RESPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("resp: %w", err)
@@ -151,7 +156,15 @@ func startProcess(cfg node.Config) (*process, error) {
 	limits := api.Limits{MaxKeyBytes: cfg.MaxKeyBytes, MaxValueBytes: cfg.MaxValueBytes}
 	p := &process{node: n, failed: make(chan error, 2)}
 	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second})
-	p.http = httpapi.NewServer(httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling})
+	hc := httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling}
+	if withPprof {
+		hc.Extra = func(mux *http.ServeMux) {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+	}
+	p.http = httpapi.NewServer(hc)
 	go p.serve("resp", func() error { return p.resp.Serve(respL) }, resp.ErrServerClosed)
 	go p.serve("http", func() error { return p.http.Serve(httpL) }, httpapi.ErrServerClosed)
 	return p, nil

@@ -28,10 +28,17 @@ type Config struct {
 	Storage string
 	// PostgresDSN is the connection string for Storage "postgres".
 	PostgresDSN string
-	// Durability is "sync" (default: a write is acknowledged only after fsync) or
-	// "nosync" (acknowledged once in the OS page cache: survives a crash of the process,
-	// not of the machine).
+	// Durability is when a replica acknowledges a write:
+	//   - "sync" (default): after fsync, group-committed with concurrent writes. Nothing
+	//     acknowledged is lost by a crash or power loss. Bound by the disk's fsync rate.
+	//   - "periodic": once in the write-ahead log buffer; the log is fsynced every
+	//     SyncInterval (like Redis appendfsync everysec or Cassandra's periodic commit
+	//     log). A crash of this node may lose its last interval of writes; with W ≥ 2
+	//     another replica still holds each acknowledged write.
+	//   - "nosync": never fsync explicitly (tests, throwaway clusters).
 	Durability string
+	// SyncInterval is the fsync period of Durability "periodic". Default 100ms.
+	SyncInterval time.Duration
 	// GossipAddr and RPCAddr are the host:port this node listens on for membership
 	// gossip (TCP and UDP) and node-to-node RPC; RESPAddr and HTTPAddr are advertised to
 	// the cluster (the servers themselves are started by the caller).
@@ -91,6 +98,7 @@ func DefaultConfig() Config {
 	return Config{
 		Storage:                "pebble",
 		Durability:             "sync",
+		SyncInterval:           100 * time.Millisecond,
 		GossipAddr:             "127.0.0.1:8380",
 		RPCAddr:                "127.0.0.1:9380",
 		RESPAddr:               "127.0.0.1:6380",
@@ -124,8 +132,14 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--storage must be pebble, postgres or memory, not %q", c.Storage))
 	}
-	if c.Durability != "sync" && c.Durability != "nosync" {
-		errs = append(errs, fmt.Errorf("--durability must be sync or nosync, not %q", c.Durability))
+	switch c.Durability {
+	case "sync", "nosync":
+	case "periodic":
+		if c.SyncInterval <= 0 {
+			errs = append(errs, fmt.Errorf("--sync-interval must be positive, got %s", c.SyncInterval))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--durability must be sync, periodic or nosync, not %q", c.Durability))
 	}
 	if c.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("--replication-factor must be at least 1, got %d", c.ReplicationFactor))

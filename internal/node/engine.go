@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/storage"
 	"github.com/chorusdb/chorus/internal/storage/memory"
@@ -11,7 +12,7 @@ import (
 // openEngine opens the storage engine the configuration names.
 func openEngine(cfg Config) (storage.Engine, error) {
 	dur := storage.Sync
-	if cfg.Durability == "nosync" {
+	if cfg.Durability != "sync" {
 		dur = storage.NoSync
 	}
 	switch cfg.Storage {
@@ -25,4 +26,28 @@ func openEngine(cfg Config) (storage.Engine, error) {
 		return e, nil
 	}
 	return nil, fmt.Errorf("storage %q is not available in this build", cfg.Storage)
+}
+
+// walSyncer is an engine that can fsync its log on demand (pebble).
+type walSyncer interface{ SyncWAL() error }
+
+// syncPeriodically fsyncs the engine's log every interval until the node stops
+// (Durability "periodic").
+func (n *Node) syncPeriodically() {
+	e, ok := n.engine.(walSyncer)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(n.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := e.SyncWAL(); err != nil {
+				n.storageFailed(err)
+			}
+		case <-n.stopping:
+			return
+		}
+	}
 }

@@ -56,7 +56,8 @@ type Node struct {
 	changeMu     sync.Mutex           // serializes membershipChanged
 	savedMembers string               // JSON of the member list last persisted; under changeMu
 
-	fresh    bool // the data directory was empty at start
+	fresh    bool           // the data directory was empty at start
+	bg       sync.WaitGroup // background goroutines other than shards
 	healthy  atomic.Bool
 	stopping chan struct{}
 	closed   sync.Once
@@ -97,6 +98,13 @@ func Start(cfg Config) (n *Node, err error) {
 	n.metrics = newMetrics(cfg.Registry, n)
 	if err = n.startShards(); err != nil {
 		return nil, err
+	}
+	if cfg.Durability == "periodic" {
+		n.bg.Add(1)
+		go func() {
+			defer n.bg.Done()
+			n.syncPeriodically()
+		}()
 	}
 	if err = n.startTransport(); err != nil {
 		return nil, err
@@ -452,6 +460,7 @@ func (n *Node) Close() error {
 		for _, s := range n.shards {
 			<-s.done
 		}
+		n.bg.Wait()
 		if n.transport != nil {
 			errs = append(errs, n.transport.Close())
 		}

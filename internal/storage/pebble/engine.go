@@ -333,3 +333,15 @@ func closeIter(it io.Closer, what string, errp *error) {
 		*errp = readError(what, err)
 	}
 }
+
+// SyncWAL makes every committed batch durable (one fsync of the write-ahead log). With
+// Durability NoSync, the node calls it periodically (--durability periodic), bounding
+// what a crash can lose to the writes of one interval.
+func (e *Engine) SyncWAL() (err error) {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.exit()
+	defer e.recoverFatal(&err)
+	return e.db.LogData(nil, pebbledb.Sync)
+}
