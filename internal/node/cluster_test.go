@@ -54,6 +54,15 @@ func newMemCluster(t *testing.T, ids []string, adjust func(*Config)) *memCluster
 		}
 		c.net.Close()
 	})
+	// Memory storage starts empty: with anti-entropy on, nodes fill before they count.
+	waitUntil(t, "the nodes to finish filling", func() bool {
+		for _, n := range c.nodes {
+			if n.Filling() {
+				return false
+			}
+		}
+		return true
+	})
 	return c
 }
 
@@ -189,5 +198,50 @@ func TestInProcessPartitionHealsByAntiEntropy(t *testing.T) {
 		if r := c.readAlone("c", fmt.Sprintf("p-%d", i)); r.Err != nil || string(r.Value) != "v" {
 			t.Fatalf("c alone: p-%d = %q, %v", i, r.Value, r.Err)
 		}
+	}
+}
+
+func del(key string, level core.Level) core.Request {
+	return core.Request{Op: core.OpDelete, Key: object.Key{Key: key}, Level: level}
+}
+
+// TestInProcessDeleteDuringPartitionNeverResurrects: a key deleted while one replica
+// was partitioned away (its hint expiring) stays deleted whichever mechanism reaches
+// the stale replica first: a read at ALL, or anti-entropy.
+func TestInProcessDeleteDuringPartitionNeverResurrects(t *testing.T) {
+	for _, heal := range []string{"read", "anti-entropy"} {
+		t.Run(heal, func(t *testing.T) {
+			c := newMemCluster(t, []string{"a", "b", "c"}, func(cfg *Config) {
+				cfg.HintTTL = time.Millisecond
+				cfg.TombstoneGrace = time.Hour
+				if heal == "read" {
+					cfg.AntiEntropyInterval = 0
+				} else {
+					cfg.AntiEntropyInterval = 200 * time.Millisecond
+				}
+			})
+			if r := c.do("a", put("gone", "zombie", core.All)); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			c.net.Isolate("c")
+			if r := c.do("a", del("gone", core.Quorum)); r.Err != nil || !r.Found {
+				t.Fatalf("DEL with c partitioned = found %v, %v", r.Found, r.Err)
+			}
+			c.net.HealAll()
+			if heal == "read" {
+				r := c.do("b", get("gone", core.All))
+				if r.Err != nil || r.Found {
+					t.Fatalf("read at ALL after the delete = %q found=%v, %v", r.Value, r.Found, r.Err)
+				}
+			}
+			waitUntil(t, "c to hold the tombstone", func() bool {
+				o, _, _ := c.nodes["c"].engine.Get(object.Key{Keyspace: "default", Key: "gone"})
+				w, ok := o.Winner()
+				return ok && w.Tombstone
+			})
+			if r := c.readAlone("c", "gone"); r.Err != nil || r.Found {
+				t.Fatalf("c alone returns the deleted value %q (found=%v, %v)", r.Value, r.Found, r.Err)
+			}
+		})
 	}
 }

@@ -82,6 +82,13 @@ func TestHintsDrainAfterRestart(t *testing.T) {
 		}
 		return nil
 	})
+	// Hints survive a restart of the node holding them.
+	held := c.servers[0].metric(t, "chorus_hints_pending")
+	c.servers[0].stop()
+	c.servers[0].start()
+	if got := c.servers[0].metric(t, "chorus_hints_pending"); got != held {
+		t.Fatalf("after its restart n0 holds %v hints, want %v", got, held)
+	}
 	out, err := runChorus(t, "hints", "--addr", c.servers[0].http)
 	if err != nil || !strings.Contains(out, down.id) {
 		t.Fatalf("chorus hints: %v\n%s", err, out)
