@@ -87,3 +87,29 @@ func TestAntiEntropyBytesGrowWithDifference(t *testing.T) {
 		t.Fatalf("keys repaired %d, want at least %d", st.AEKeysRepaired, differing)
 	}
 }
+
+// TestHintIDsFitABigintAndIncrease: hint ids increase in creation order and stay below
+// 2⁶³ (PostgreSQL's bigint), also for a restarted core.
+func TestHintIDsFitABigintAndIncrease(t *testing.T) {
+	r := ring.New([]ring.Member{{ID: "a"}, {ID: "b"}}, ring.DefaultVnodes)
+	store := mapStore{}
+	cfg := core.DefaultConfig("a")
+	cfg.ReplicationFactor, cfg.Shards, cfg.Shard = 2, 64, 63
+	c, err := core.New(cfg, store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetView(core.View{Ring: r, Up: map[string]bool{"a": true}}) // b down: every write hints
+	now := int64(1_900_000_000_000)                                // 2030
+	var last uint64
+	for i := 0; i < 1000; i++ {
+		c.Submit(now, core.Request{ID: uint64(i + 1), Op: core.OpPut, Key: object.Key{Keyspace: "default", Key: fmt.Sprint(i)}, Value: []byte("v"), Level: core.One})
+		for _, h := range c.Ready().Batch.Hints {
+			if h.ID >= 1<<63 || h.ID <= last {
+				t.Fatalf("hint id %d after %d: not increasing or beyond a bigint", h.ID, last)
+			}
+			last = h.ID
+		}
+		c.Advance()
+	}
+}

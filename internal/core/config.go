@@ -55,6 +55,9 @@ type Config struct {
 	IDBase uint64
 }
 
+// MaxShards is the most shards a node may run (hint ids hold the shard in 6 bits).
+const MaxShards = 64
+
 // DefaultConfig returns the defaults for a node named id.
 func DefaultConfig(id string) Config {
 	return Config{
@@ -87,7 +90,7 @@ func (c Config) Validate() error {
 	if c.HintTTLMs < 1 || c.HintCapBytes < 1 {
 		errs = append(errs, errors.New("core: HintTTLMs and HintCapBytes must be positive"))
 	}
-	if c.Shards < 1 || c.Shard < 0 || c.Shard >= c.Shards {
+	if c.Shards < 1 || c.Shards > MaxShards || c.Shard < 0 || c.Shard >= c.Shards {
 		errs = append(errs, fmt.Errorf("core: Shard %d must be in [0, Shards=%d)", c.Shard, c.Shards))
 	}
 	if c.AntiEntropyIntervalMs < 0 {

@@ -73,7 +73,7 @@ func (c *Core) queueHint(h record.Hint) {
 // hints already fill its cap.
 func (c *Core) storeHint(nowMs int64, target string, key object.Key, obj object.Object) bool {
 	h := record.Hint{
-		ID: c.newID()<<8 | uint64(c.cfg.Shard&0xff), Target: target, Key: key, Object: obj,
+		ID: c.hintID(nowMs), Target: target, Key: key, Object: obj,
 		CreatedAt: nowMs, ExpiresAt: nowMs + c.cfg.HintTTLMs,
 	}
 	if q, ok := c.hints[target]; ok && q.bytes+hintSize(h) > c.cfg.HintCapBytes {
@@ -85,6 +85,24 @@ func (c *Core) storeHint(nowMs int64, target string, key object.Key, obj object.
 	c.stats.HintsStored++
 	c.rd.Batch.Hints = append(c.rd.Batch.Hints, h)
 	return true
+}
+
+// hintEpochMs (2024-01-01) is subtracted from hint ids' time so that 41 bits of
+// milliseconds last until 2093.
+const hintEpochMs = 1704067200000
+
+// hintID returns a new hint id: increasing in creation order on this shard, never
+// reused across restarts (it is built from the persisted HLC), unique across shards,
+// and below 2⁶³ so that every engine (PostgreSQL's bigint too) can store it:
+// 41 bits of milliseconds since 2024, 16 bits of HLC logical counter, 6 bits of shard.
+func (c *Core) hintID(nowMs int64) uint64 {
+	ts := c.now(nowMs)
+	ms := ts.Physical()
+	if ms > hintEpochMs {
+		ms -= hintEpochMs // (simulated clocks may start near zero)
+	}
+	ms &= 1<<41 - 1
+	return uint64(ms)<<22 | uint64(ts.Logical())<<6 | uint64(c.cfg.Shard&63)
 }
 
 // HintCapReached returns the targets whose hint cap refused a hint since the last call

@@ -156,12 +156,12 @@ func DefaultTiming() Timing {
 }
 
 // FastTiming returns the timing for tests and `chorus dev`: a kill is seen as dead
-// within about 1–1.5 s. On a loaded machine (race detector, shared cores) it can
+// within about 2–4 s. On a loaded machine (race detector, shared cores) it can
 // suspect healthy members for a moment; they refute and come back alive.
 func FastTiming() Timing {
 	return Timing{
-		ProbeInterval:           200 * time.Millisecond,
-		ProbeTimeout:            100 * time.Millisecond,
+		ProbeInterval:           500 * time.Millisecond,
+		ProbeTimeout:            300 * time.Millisecond,
 		SuspicionMult:           4,
 		SuspicionMaxTimeoutMult: 3,
 		GossipInterval:          50 * time.Millisecond,

@@ -129,6 +129,9 @@ func (c Config) Validate() error {
 		if c.PostgresDSN == "" {
 			errs = append(errs, errors.New("--postgres-dsn is required with --storage postgres"))
 		}
+		if c.NodeID == "" {
+			errs = append(errs, errors.New("--node-id is required with --storage postgres (rows are scoped by node id)"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("--storage must be pebble, postgres or memory, not %q", c.Storage))
 	}
@@ -153,8 +156,8 @@ func (c Config) Validate() error {
 	if c.AntiEntropyInterval < 0 {
 		errs = append(errs, fmt.Errorf("--anti-entropy-interval must not be negative, got %s", c.AntiEntropyInterval))
 	}
-	if c.Shards < 1 || c.Shards > 256 {
-		errs = append(errs, fmt.Errorf("--shards must be between 1 and 256, got %d", c.Shards))
+	if c.Shards < 1 || c.Shards > core.MaxShards {
+		errs = append(errs, fmt.Errorf("--shards must be between 1 and %d, got %d", core.MaxShards, c.Shards))
 	}
 	if c.TombstoneGrace <= c.HintTTL {
 		errs = append(errs, fmt.Errorf("--tombstone-grace (%s) must exceed --hint-ttl (%s), or a late hint could resurrect a purged delete", c.TombstoneGrace, c.HintTTL))

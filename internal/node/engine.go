@@ -1,12 +1,14 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/chorusdb/chorus/internal/storage"
 	"github.com/chorusdb/chorus/internal/storage/memory"
 	"github.com/chorusdb/chorus/internal/storage/pebble"
+	"github.com/chorusdb/chorus/internal/storage/postgres"
 )
 
 // openEngine opens the storage engine the configuration names.
@@ -24,9 +26,20 @@ func openEngine(cfg Config) (storage.Engine, error) {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
 		return e, nil
+	case "postgres":
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		e, err := postgres.Open(ctx, postgres.Options{DSN: cfg.PostgresDSN, NodeID: cfg.NodeID, Durability: dur, Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		return e, nil
 	}
 	return nil, fmt.Errorf("storage %q is not available in this build", cfg.Storage)
 }
+
+// engineHealth is an engine that knows whether its server is reachable (postgres).
+type engineHealth interface{ Healthy() bool }
 
 // walSyncer is an engine that can fsync its log on demand (pebble).
 type walSyncer interface{ SyncWAL() error }

@@ -151,6 +151,7 @@ func (n *Node) startShards() error {
 		c.LoadHints(hints[i])
 		s := &shard{n: n, core: c, inbox: make(chan event, 4096), waiting: map[uint64]*request{}, done: make(chan struct{})}
 		s.filling.Store(cc.Filling)
+		s.publish() // counters of the loaded hints, before the first tick
 		n.shards = append(n.shards, s)
 		go s.run()
 	}
@@ -418,8 +419,14 @@ func (n *Node) hintCapLog(target string) {
 		"target", target, "cap_bytes", n.cfg.HintCapBytes)
 }
 
-// Healthy reports whether storage is accepting writes.
-func (n *Node) Healthy() bool { return n.healthy.Load() }
+// Healthy reports whether storage is accepting writes (and, for an engine with a
+// server, whether the server is reachable now).
+func (n *Node) Healthy() bool {
+	if h, ok := n.engine.(engineHealth); ok && !h.Healthy() {
+		return false
+	}
+	return n.healthy.Load()
+}
 
 func (n *Node) storageFailed(err error) {
 	if n.healthy.Swap(false) {

@@ -95,9 +95,17 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	c := &cluster{t: t}
 	ports := freePorts(t, 4*n)
 	base := t.TempDir()
+	prefix := ""
+	if storageKind() == "postgres" {
+		// Nodes of every test share one database: rows are scoped by node id.
+		prefix = fmt.Sprintf("t%d-", ports[0])
+		if os.Getenv("CHORUS_TEST_POSTGRES_DSN") == "" {
+			t.Fatal("CHORUS_E2E_STORAGE=postgres needs CHORUS_TEST_POSTGRES_DSN")
+		}
+	}
 	for i := 0; i < n; i++ {
 		s := &server{
-			t: t, id: fmt.Sprintf("n%d", i), dir: filepath.Join(base, fmt.Sprintf("n%d", i)),
+			t: t, id: fmt.Sprintf("%sn%d", prefix, i), dir: filepath.Join(base, fmt.Sprintf("n%d", i)),
 			resp:   fmt.Sprintf("127.0.0.1:%d", ports[4*i]),
 			http:   fmt.Sprintf("127.0.0.1:%d", ports[4*i+1]),
 			gossip: fmt.Sprintf("127.0.0.1:%d", ports[4*i+2]),
@@ -121,12 +129,24 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	return c
 }
 
+// storageKind is the engine the servers use: pebble, or postgres when
+// CHORUS_E2E_STORAGE=postgres (with CHORUS_TEST_POSTGRES_DSN naming the server).
+func storageKind() string {
+	if os.Getenv("CHORUS_E2E_STORAGE") == "postgres" {
+		return "postgres"
+	}
+	return "pebble"
+}
+
 func (s *server) args() []string {
 	a := []string{"server", "--node-id", s.id, "--data-dir", s.dir,
 		"--resp-addr", s.resp, "--http-addr", s.http, "--gossip-addr", s.gossip, "--rpc-addr", s.rpc,
 		"--fast-gossip", "--log-level", "debug"}
 	if len(s.join) > 0 {
 		a = append(a, "--join", strings.Join(s.join, ","))
+	}
+	if storageKind() == "postgres" {
+		a = append(a, "--storage", "postgres", "--postgres-dsn", os.Getenv("CHORUS_TEST_POSTGRES_DSN"))
 	}
 	return append(a, s.extra...)
 }
