@@ -100,7 +100,7 @@ func TestHintIDsFitABigintAndIncrease(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetView(core.View{Ring: r, Up: map[string]bool{"a": true}}) // b down: every write hints
-	now := int64(1_900_000_000_000)                                // 2030
+	now := int64(1_900_000_000_000)                               // 2030
 	var last uint64
 	for i := 0; i < 1000; i++ {
 		c.Submit(now, core.Request{ID: uint64(i + 1), Op: core.OpPut, Key: object.Key{Keyspace: "default", Key: fmt.Sprint(i)}, Value: []byte("v"), Level: core.One})
