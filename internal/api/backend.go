@@ -84,3 +84,21 @@ type RepairProgress struct {
 	BytesSent       uint64 `json:"bytes_sent"`
 	Done            bool   `json:"done"`
 }
+
+// Keyspace is a keyspace's settings as the API shows them.
+type Keyspace struct {
+	Name              string `json:"name"`
+	Resolution        string `json:"resolution"`
+	ReplicationFactor int    `json:"replication_factor"`
+	ReadRepair        string `json:"read_repair"`
+}
+
+// KeyspaceAdmin manages keyspaces (cluster-wide settings spread by gossip). A Backend
+// that implements it gets GET /v1/keyspaces and PUT /v1/keyspaces/{name}.
+type KeyspaceAdmin interface {
+	// Keyspaces lists every keyspace, "default" included, sorted by name.
+	Keyspaces() []Keyspace
+	// PutKeyspace creates or updates a keyspace; zero fields keep their current value
+	// (or take the default). Errors wrap core.ErrBadRequest.
+	PutKeyspace(ctx context.Context, ks Keyspace) (Keyspace, error)
+}

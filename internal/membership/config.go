@@ -17,6 +17,11 @@ import (
 // GossipConfig configures a Gossip member. NodeID and BindAddr are required; every
 // other field has a usable zero value.
 type GossipConfig struct {
+	// State, if set, is cluster-wide metadata spread by gossip: memberlist's push/pull
+	// exchanges LocalState with peers, and Gossip.Broadcast spreads an update at once.
+	// Its merge must be a CRDT join (commutative, idempotent), since peers exchange
+	// whole states in any order.
+	State StateDelegate
 	// NodeID names this node in the cluster. It must stay the same across restarts:
 	// a node that comes back under the same id (and address) is recognised as the
 	// same member and seen alive again.
@@ -153,6 +158,16 @@ func DefaultTiming() Timing {
 		RejoinMaxInterval:       5 * time.Second,
 		ReconnectInterval:       10 * time.Second,
 	}
+}
+
+// StateDelegate is cluster metadata carried by gossip. Its methods are called from
+// memberlist's goroutines, possibly concurrently; they must be safe for concurrent use
+// and must not block for long or call back into Gossip.
+type StateDelegate interface {
+	// LocalState returns the whole local state, encoded.
+	LocalState() []byte
+	// MergeRemoteState joins a state (or an update) received from a peer.
+	MergeRemoteState(buf []byte)
 }
 
 // FastTiming returns the timing for tests and `chorus dev`: a kill is seen as dead

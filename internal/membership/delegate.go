@@ -32,17 +32,32 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return append([]byte(nil), d.g.meta...)
 }
 
-// NotifyMsg ignores user messages: Chorus sends none through gossip.
-func (d *delegate) NotifyMsg([]byte) {}
+// NotifyMsg receives a broadcast state update and hands it to the State delegate.
+func (d *delegate) NotifyMsg(b []byte) {
+	if st := d.g.cfg.State; st != nil && len(b) > 0 {
+		st.MergeRemoteState(append([]byte(nil), b...))
+	}
+}
 
-// GetBroadcasts has nothing to broadcast.
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+// GetBroadcasts returns queued state updates (Gossip.Broadcast).
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.g.broadcasts.GetBroadcasts(overhead, limit)
+}
 
-// LocalState has no user state for push/pull.
-func (d *delegate) LocalState(join bool) []byte { return nil }
+// LocalState returns the State delegate's whole state for push/pull.
+func (d *delegate) LocalState(join bool) []byte {
+	if st := d.g.cfg.State; st != nil {
+		return st.LocalState()
+	}
+	return nil
+}
 
-// MergeRemoteState ignores user state.
-func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
+// MergeRemoteState joins a peer's whole state from push/pull.
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	if st := d.g.cfg.State; st != nil && len(buf) > 0 {
+		st.MergeRemoteState(buf)
+	}
+}
 
 // NotifyJoin records a member that memberlist now considers alive (new, or back
 // from dead or left).

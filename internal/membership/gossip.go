@@ -52,7 +52,8 @@ type Gossip struct {
 	subs    []func()
 	metrics *metrics
 
-	changed chan struct{} // capacity 1: a pending "view changed" for notifyLoop
+	changed    chan struct{} // capacity 1: a pending "view changed" for notifyLoop
+	broadcasts *memberlist.TransmitLimitedQueue
 
 	lifeMu sync.Mutex // serialises Leave and Close
 	closed atomic.Bool
@@ -110,6 +111,7 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 		return nil, bindError(cfg.BindAddr, err)
 	}
 	g.ml = ml
+	g.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: g.timing.RetransmitMult}
 	if advertiseBound {
 		g.advertiseBoundAddr()
 	}
@@ -165,6 +167,22 @@ func (g *Gossip) advertiseBoundAddr() {
 		g.log.Debug("advertising the bound gossip address", "err", err)
 	}
 }
+
+// Broadcast spreads a state update (for GossipConfig.State) to every member by
+// gossip; members that miss it still get the whole state at the next push/pull.
+func (g *Gossip) Broadcast(update []byte) {
+	if g.closed.Load() || len(update) == 0 {
+		return
+	}
+	g.broadcasts.QueueBroadcast(stateBroadcast(append([]byte(nil), update...)))
+}
+
+// stateBroadcast is one queued state update.
+type stateBroadcast []byte
+
+func (b stateBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b stateBroadcast) Message() []byte                       { return b }
+func (b stateBroadcast) Finished()                             {}
 
 // Local returns this node as a member: Alive, or Left after Leave.
 func (g *Gossip) Local() Member {

@@ -47,6 +47,7 @@ type Node struct {
 	gossip    *membership.Gossip // nil when Config.View is set
 	shards    []*shard
 	metrics   *metrics
+	keyspaces *keyspaceState
 
 	viewMu       sync.RWMutex
 	ring         *ring.Ring
@@ -65,8 +66,9 @@ type Node struct {
 }
 
 var (
-	_ api.Backend  = (*Node)(nil)
-	_ api.Operator = (*Node)(nil)
+	_ api.Backend       = (*Node)(nil)
+	_ api.Operator      = (*Node)(nil)
+	_ api.KeyspaceAdmin = (*Node)(nil)
 )
 
 // Start opens storage, starts the shards, the RPC transport and gossip, and joins the
@@ -96,6 +98,9 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	n.log = n.log.With("node", n.id)
 	n.metrics = newMetrics(cfg.Registry, n)
+	if err = n.loadKeyspaces(); err != nil {
+		return nil, err
+	}
 	if err = n.startShards(); err != nil {
 		return nil, err
 	}
@@ -149,6 +154,7 @@ func (n *Node) startShards() error {
 			return err
 		}
 		c.LoadHints(hints[i])
+		c.SetKeyspaces(n.coreKeyspaces())
 		s := &shard{n: n, core: c, inbox: make(chan event, 4096), waiting: map[uint64]*request{}, done: make(chan struct{})}
 		s.filling.Store(cc.Filling)
 		s.publish() // counters of the loaded hints, before the first tick
@@ -184,7 +190,7 @@ func (n *Node) startMembership() (err error) {
 	n.gossip, err = membership.NewGossip(membership.GossipConfig{
 		NodeID: n.id, BindAddr: n.cfg.GossipAddr, Zone: n.cfg.Zone, Join: n.cfg.Join, Known: known,
 		Addrs:  membership.Addrs{RESP: n.cfg.RESPAddr, HTTP: n.cfg.HTTPAddr, Gossip: n.cfg.GossipAddr, RPC: n.cfg.RPCAddr},
-		Logger: n.log, Registerer: n.cfg.Registry, Fast: n.cfg.FastGossip,
+		Logger: n.log, Registerer: n.cfg.Registry, Fast: n.cfg.FastGossip, State: n.keyspaces,
 	})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)

@@ -306,3 +306,50 @@ func TestExpiry(t *testing.T) {
 		return nil
 	})
 }
+
+// TestKeyspaceSettingsReachEveryNode: a keyspace created through one node is seen by
+// every node (gossip); a replication-factor change and unknown settings are refused.
+func TestKeyspaceSettingsReachEveryNode(t *testing.T) {
+	c := newCluster(t, 3)
+	out, err := runChorus(t, "keyspace", "create", "carts", "--read-repair", "blocking", "--addr", c.servers[0].http)
+	if err != nil || !strings.Contains(out, `"read_repair":"blocking"`) {
+		t.Fatalf("keyspace create: %v\n%s", err, out)
+	}
+	for _, s := range c.servers {
+		waitFor(t, 20*time.Second, "the keyspace to reach "+s.id, func() error {
+			code, body := httpDo(t, "GET", "http://"+s.http+"/v1/keyspaces", "")
+			if code != 200 || !strings.Contains(body, `{"name":"carts","resolution":"lww","replication_factor":3,"read_repair":"blocking"}`) {
+				return fmt.Errorf("%d %s", code, body)
+			}
+			if !strings.Contains(body, `"name":"default"`) {
+				return fmt.Errorf("default keyspace missing: %s", body)
+			}
+			return nil
+		})
+	}
+	base := "http://" + c.servers[1].http + "/v1/keyspaces/carts"
+	if code, body := httpDo(t, "PUT", base, `{"replication_factor": 2}`); code != 400 || !strings.Contains(body, "replication factor") {
+		t.Fatalf("RF change: %d %s", code, body)
+	}
+	if code, body := httpDo(t, "PUT", base, `{"read_repair": "sometimes"}`); code != 400 {
+		t.Fatalf("bad read_repair: %d %s", code, body)
+	}
+	if code, body := httpDo(t, "PUT", base, `{"colour": "red"}`); code != 400 {
+		t.Fatalf("unknown field: %d %s", code, body)
+	}
+	// The keyspace works through RESP.
+	ctx := context.Background()
+	a := redisClient(t, c.servers[2].resp)
+	if err := a.Do(ctx, "KEYSPACE", "carts").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Set(ctx, "cart-1", "apples", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Get(ctx, "cart-1").Result(); err != nil || got != "apples" {
+		t.Fatalf("GET in keyspace carts = %q, %v", got, err)
+	}
+	if code, _ := httpDo(t, "GET", "http://"+c.servers[0].http+"/v1/kv/default/cart-1", ""); code != 404 {
+		t.Fatalf("keyspaces are not isolated: default/cart-1 = %d", code)
+	}
+}

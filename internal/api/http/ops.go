@@ -104,3 +104,34 @@ func (s *Server) handleRepair(w http.ResponseWriter, r *http.Request, op api.Ope
 	}
 	enc.Encode(last)
 }
+
+// registerKeyspaces adds the keyspace routes when the backend manages keyspaces.
+func (s *Server) registerKeyspaces() {
+	ka, ok := s.cfg.Backend.(api.KeyspaceAdmin)
+	if !ok {
+		return
+	}
+	s.mux.Handle("GET /v1/keyspaces", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, ka.Keyspaces())
+	}))
+	s.mux.Handle("PUT /v1/keyspaces/{name}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ks api.Keyspace
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ks); err != nil {
+			writeError(w, s.cfg.Logger, fmt.Errorf("%w keyspace settings: %v", core.ErrBadRequest, err))
+			return
+		}
+		if ks.Name != "" && ks.Name != r.PathValue("name") {
+			writeError(w, s.cfg.Logger, fmt.Errorf("%w the body names keyspace %q, the path %q", core.ErrBadRequest, ks.Name, r.PathValue("name")))
+			return
+		}
+		ks.Name = r.PathValue("name")
+		out, err := ka.PutKeyspace(r.Context(), ks)
+		if err != nil {
+			writeError(w, s.cfg.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}))
+}

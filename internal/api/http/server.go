@@ -119,6 +119,7 @@ func NewServer(cfg Config) *Server {
 		writeError(w, s.cfg.Logger, fmt.Errorf("%w: no route for %s %s", errNotFound, r.Method, r.URL.Path))
 	})
 	s.registerOps()
+	s.registerKeyspaces()
 	if s.cfg.Extra != nil {
 		s.cfg.Extra(s.mux)
 	}
