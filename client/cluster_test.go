@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -152,7 +153,8 @@ func startCluster(t *testing.T, n int) []*proc {
 	return procs
 }
 
-// waitAlive waits until each server reports all of them alive.
+// waitAlive waits until each server reports all of them alive and has finished
+// filling.
 func waitAlive(t *testing.T, procs []*proc) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -167,7 +169,7 @@ func waitAlive(t *testing.T, procs []*proc) {
 					}
 				}
 			}
-			if alive == len(procs) {
+			if alive == len(procs) && !filling(p) {
 				break
 			}
 			select {
@@ -181,6 +183,18 @@ func waitAlive(t *testing.T, procs []*proc) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// filling reports whether p is still refilling after its empty-disk start (its
+// answers do not count toward levels until it is done), or cannot say.
+func filling(p *proc) bool {
+	resp, err := http.Get("http://" + p.http + "/healthz")
+	if err != nil {
+		return true
+	}
+	defer resp.Body.Close()
+	var v struct{ Filling bool }
+	return json.NewDecoder(resp.Body).Decode(&v) != nil || v.Filling
 }
 
 // waitStatus waits until each of procs reports member id with status.
