@@ -135,6 +135,9 @@ type process struct {
 // startProcess listens on the client ports (failing fast if taken), starts the node,
 // then serves RESP and HTTP.
 func startProcess(cfg node.Config, withPprof bool) (*process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err // settings first: a bad flag is reported before any port is taken
+	}
 	respL, err := net.Listen("tcp", cfg.RESPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("resp: %w", err)
