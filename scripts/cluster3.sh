@@ -8,6 +8,7 @@ dir=${1:?data directory}
 shift
 bin=${CHORUS_BIN:-bin/chorus}
 o=${PORT_OFFSET:-0}
+mkdir -p "$dir"
 pids=()
 for i in 0 1 2; do
   join=()
@@ -18,10 +19,13 @@ for i in 0 1 2; do
     --join "$(IFS=,; echo "${join[*]}")" --log-level warn "$@" > "$dir/n$i.log" 2>&1 &
   pids+=($!)
 done
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
   alive=$(curl -s "127.0.0.1:$((7380 + o))/v1/cluster" 2>/dev/null | grep -o '"status":"alive"' | wc -l || true)
-  filling=$(curl -s "127.0.0.1:$((7380 + o))/healthz" 2>/dev/null | grep -c '"filling":true' || true)
-  if [ "$alive" = 3 ] && [ "$filling" = 0 ]; then echo "${pids[*]}"; exit 0; fi
+  ready=0
+  for i in 0 1 2; do
+    curl -s "127.0.0.1:$((7380 + o + i))/healthz" 2>/dev/null | grep -q '"filling":false' && ready=$((ready + 1))
+  done
+  if [ "$alive" = 3 ] && [ "$ready" = 3 ]; then echo "${pids[*]}"; exit 0; fi
   sleep 0.1
 done
 echo "cluster did not form" >&2

@@ -21,8 +21,14 @@ import (
 // a shard fills, "done" after.
 const FillMetaPrefix = "fill/"
 
-// fillRetryMs is how often a filling core starts exchanges for its unfilled ranges.
-const fillRetryMs = 1000
+// fillRetryMs is how often a filling core starts exchanges for its unfilled ranges;
+// a range whose exchange started less than fillBusyMs ago is left to it (a lost
+// message must not stall the fill for a whole exchange timeout, nor may a slow but
+// healthy exchange be duplicated every second).
+const (
+	fillRetryMs = 1000
+	fillBusyMs  = 5000
+)
 
 func (c *Core) fillMetaName() string { return FillMetaPrefix + strconv.Itoa(c.cfg.Shard) }
 
@@ -43,10 +49,22 @@ func (c *Core) fillTick(nowMs int64) {
 		return
 	}
 	c.nextFillAt = nowMs + fillRetryMs
+	busy := map[int]bool{} // ranges a recent exchange is still filling
+	for _, sess := range c.sessions {
+		if nowMs-sess.started < fillBusyMs {
+			for _, r := range sess.ranges {
+				busy[r] = true
+			}
+		}
+	}
 	byPeer := map[string][]int{}
 	left := 0
 	for _, r := range c.replicatedRanges() {
 		if c.filled[r] {
+			continue
+		}
+		if busy[r] {
+			left++
 			continue
 		}
 		peers := c.peersOf(r)
