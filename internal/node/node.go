@@ -85,9 +85,10 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	n = &Node{cfg: cfg, log: cfg.Logger, stopping: make(chan struct{}), up: map[string]bool{}}
 	n.healthy.Store(true)
+	started := n // the named result is nil by the time a failed return's defer runs
 	defer func() {
 		if err != nil {
-			n.Close()
+			started.Close()
 		}
 	}()
 	if n.engine, err = openEngine(cfg); err != nil {

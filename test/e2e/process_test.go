@@ -70,6 +70,8 @@ func TestServerRefusesBadStart(t *testing.T) {
 		{"bad storage", append(append([]string{}, base...), "--storage", "floppy"), "--storage"},
 		{"bad duration", append(append([]string{}, base...), "--hint-ttl", "soon"), "hint-ttl"},
 		{"no data dir", []string{"server", "--storage", "pebble"}, "--data-dir"},
+		{"postgres down", append(append([]string{}, base...), "--node-id", "pgdown", "--storage", "postgres",
+			"--postgres-dsn", "postgres://chorus:chorus@127.0.0.1:1/chorus?sslmode=disable"), "cannot connect to PostgreSQL"},
 	}
 	for _, tc := range cases {
 		out, err := runChorus(t, tc.args...)
@@ -78,6 +80,9 @@ func TestServerRefusesBadStart(t *testing.T) {
 		}
 		if !strings.Contains(out, tc.want) {
 			t.Fatalf("%s: output %q does not mention %q", tc.name, out, tc.want)
+		}
+		if strings.Contains(out, "panic") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Fatalf("%s: want a one-line reason, got:\n%s", tc.name, out)
 		}
 	}
 
