@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // binary is the chorus binary built once for the package.
@@ -328,6 +330,29 @@ func (c *cluster) waitAlive(want int) {
 		}
 		return nil
 	})
+	if want == len(c.servers) {
+		c.waitSettled()
+	}
+}
+
+// waitSettled waits until a read at ALL succeeds through every server: every node's
+// shards have the new view and its connections to the others are up.
+func (c *cluster) waitSettled() {
+	c.t.Helper()
+	for _, s := range c.servers {
+		cl := redis.NewClient(&redis.Options{Addr: s.resp, MaxRetries: -1})
+		waitFor(c.t, 60*time.Second, "a read at ALL through "+s.id, func() error {
+			err := cl.Do(context.Background(), "CONSISTENCY", "ALL").Err()
+			if err == nil {
+				err = cl.Get(context.Background(), "__settled").Err()
+			}
+			if err == redis.Nil {
+				return nil
+			}
+			return err
+		})
+		cl.Close()
+	}
 }
 
 // runChorus runs the chorus CLI and returns its combined output.
