@@ -301,7 +301,11 @@ func (n *Node) membershipChanged() {
 		}
 		keep = append(keep, m)
 		rm = append(rm, ring.Member{ID: m.ID, Zone: m.Zone})
-		if m.Status != membership.Alive {
+		// A suspect member still counts as up: suspicion is often false (a slow ack under
+		// load), and a member is only down once gossip declares it dead. Requests to a
+		// suspect that really failed time out and leave hints; once it is dead, levels
+		// it would be needed for fail at once with UNAVAILABLE.
+		if m.Status != membership.Alive && m.Status != membership.Suspect {
 			continue
 		}
 		up[m.ID] = true
