@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chorusdb/chorus/internal/ring"
+	"github.com/chorusdb/chorus/internal/testutil"
 )
 
 // TestRealCluster runs the client against three `chorus server` processes built from
@@ -112,7 +112,7 @@ func startCluster(t *testing.T, n int) []*proc {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ports := freePorts(t, 4*n)
+	ports := testutil.FreePorts(t, 4*n)
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	var procs []*proc
 	for i := 0; i < n; i++ {
@@ -239,32 +239,4 @@ func requestCounts(t *testing.T, procs []*proc) map[string]float64 {
 		resp.Body.Close()
 	}
 	return counts
-}
-
-// freePorts returns n distinct loopback ports that were free for TCP and UDP (gossip
-// uses both) a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		ports = append(ports, port)
-	}
-	return ports
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chorusdb/chorus/client"
 	"github.com/chorusdb/chorus/internal/node"
+	"github.com/chorusdb/chorus/internal/testutil"
 )
 
 // TestBenchAgainstACluster runs short benchmarks against an in-process three-node
@@ -88,7 +89,7 @@ func runBenchCmd(t *testing.T, args []string) *benchReport {
 func startBenchCluster(t *testing.T) (httpAddr, respAddr string) {
 	t.Helper()
 	const n = 3
-	ports := freeTCPAndUDPPorts(t, 4*n)
+	ports := testutil.FreePorts(t, 4*n)
 	addr := func(i, kind int) string { return "127.0.0.1:" + strconv.Itoa(ports[4*i+kind]) }
 	procs, err := startDevCluster(n, t.TempDir(), func(c *node.Config) {
 		i, _ := strconv.Atoi(strings.TrimPrefix(c.NodeID, "node"))
@@ -115,34 +116,6 @@ func startBenchCluster(t *testing.T) (httpAddr, respAddr string) {
 		t.Fatal(err)
 	}
 	return addr(0, 1), addr(0, 0)
-}
-
-// freeTCPAndUDPPorts returns n distinct loopback ports free for TCP and UDP (gossip
-// uses both) a moment ago.
-func freeTCPAndUDPPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		ports = append(ports, port)
-	}
-	return ports
 }
 
 func TestBenchFlagsAreCheckedTogether(t *testing.T) {

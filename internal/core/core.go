@@ -156,9 +156,6 @@ func (c *Core) Advance() {
 	clear(c.pending)
 }
 
-// Pending reports how many requests the core is still coordinating.
-func (c *Core) Pending() int { return len(c.writes) + len(c.reads) }
-
 // now stamps a new timestamp and makes sure the HLC high-water mark covering it is in
 // the batch.
 func (c *Core) now(nowMs int64) version.Timestamp {

@@ -1,5 +1,7 @@
 package crdt
 
+import "slices"
+
 // The causal types (ORSet, MVRegister, Map and the values embedded in a Map) follow
 // the optimized OR-Set of Bieniusa et al. ("An optimized conflict-free replicated
 // set", 2012), as in Riak's riak_dt_orswot: every live piece of data carries the dot
@@ -89,7 +91,7 @@ func (d dot) pick(dot) dot { return d }
 // mergeDots merges the dot lists of one element, reusing a when nothing changes (dot
 // lists are never modified in place, so they may be shared).
 func mergeDots(a, b []dot, ca, cb vclock) []dot {
-	if dotsEqual(a, b) {
+	if slices.Equal(a, b) {
 		return a
 	}
 	return mergeKernel(a, b, ca, cb)
@@ -117,16 +119,4 @@ func filterDots(a []dot, c vclock) []dot {
 		}
 	}
 	return out
-}
-
-func dotsEqual(a, b []dot) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -62,7 +62,7 @@ func (s setStore) clone() setStore {
 
 func (s setStore) equal(o setStore) bool {
 	return slices.EqualFunc(s, o, func(a, b setElem) bool {
-		return a.elem == b.elem && dotsEqual(a.dots, b.dots)
+		return a.elem == b.elem && slices.Equal(a.dots, b.dots)
 	})
 }
 

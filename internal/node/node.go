@@ -452,20 +452,6 @@ func (n *Node) storageRecovered() {
 	}
 }
 
-// Pending returns the number of requests the shards are coordinating.
-func (n *Node) Pending() int {
-	total := 0
-	ch := make(chan int, len(n.shards))
-	for _, s := range n.shards {
-		select {
-		case s.inbox <- event{probe: ch}:
-			total += <-ch
-		case <-n.stopping:
-		}
-	}
-	return total
-}
-
 // Close stops the node: gossip (peers will see it dead, not left), shards, transport,
 // then storage, flushed. It is idempotent.
 func (n *Node) Close() error {

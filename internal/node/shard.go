@@ -13,10 +13,9 @@ import (
 
 // event is one input to a shard loop: exactly one field is set.
 type event struct {
-	req   *request
-	msg   *wire.Message
-	view  *core.View
-	probe chan<- int // answers with the number of requests in flight (tests, metrics)
+	req  *request
+	msg  *wire.Message
+	view *core.View
 	// call runs on the shard goroutine with its core (inspection, repair); the core's
 	// Ready is flushed afterwards as after any event.
 	call func(c *core.Core)
@@ -91,8 +90,6 @@ func (s *shard) step(ev event) {
 		s.core.Receive(nowMs(), *ev.msg)
 	case ev.view != nil:
 		s.core.SetView(*ev.view)
-	case ev.probe != nil:
-		ev.probe <- s.core.Pending()
 	case ev.call != nil:
 		ev.call(s.core)
 	}

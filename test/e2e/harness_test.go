@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chorusdb/chorus/internal/testutil"
 )
 
 // binary is the chorus binary built once for the package.
@@ -41,33 +42,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment ago (UDP is
-// checked too, for gossip).
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		u.Close()
-		ls = append(ls, l)
-		ports = append(ports, port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 // server is one chorus server process.
@@ -95,7 +69,7 @@ type cluster struct {
 func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
-	ports := freePorts(t, 4*n)
+	ports := testutil.FreePorts(t, 4*n)
 	base := t.TempDir()
 	prefix := ""
 	if storageKind() == "postgres" {

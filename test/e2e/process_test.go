@@ -11,12 +11,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chorusdb/chorus/internal/testutil"
 )
 
 // TestConfigSources: a setting comes from the flag, else CHORUS_<NAME>, else the YAML
 // file given by --config.
 func TestConfigSources(t *testing.T) {
-	ports := freePorts(t, 4)
+	ports := testutil.FreePorts(t, 4)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "chorus.yaml")
 	yaml := fmt.Sprintf("node-id: from-file\nzone: zone-file\nreplication-factor: 1\ndata-dir: %s\nresp-addr: 127.0.0.1:%d\nhttp-addr: 127.0.0.1:%d\ngossip-addr: 127.0.0.1:%d\nrpc-addr: 127.0.0.1:%d\n",
@@ -55,7 +57,7 @@ func TestConfigSources(t *testing.T) {
 // TestServerRefusesBadStart: a bad flag, a taken port or a data directory of another
 // node make the server exit non-zero with a one-line reason.
 func TestServerRefusesBadStart(t *testing.T) {
-	ports := freePorts(t, 4)
+	ports := testutil.FreePorts(t, 4)
 	dir := t.TempDir()
 	base := []string{"server", "--data-dir", filepath.Join(dir, "d"),
 		"--resp-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/chorusdb/chorus/internal/object"
@@ -130,7 +131,7 @@ func testCallbackReentry(t *testing.T, e storage.Engine) {
 	}); err != nil {
 		t.Fatalf("ScanObjects: %v", err)
 	}
-	if got := scanKeys(t, e, "copy", ""); !equalStrings(got, []string{"a", "b", "c"}) {
+	if got := scanKeys(t, e, "copy", ""); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("objects written from a scan callback: %q", got)
 	}
 	if err := e.ScanMeta("m", func(name string, v []byte) bool {

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"slices"
 	"sort"
 	"testing"
 
@@ -63,12 +64,12 @@ func RunDurable(t *testing.T, open func(t *testing.T, dir string) storage.Engine
 		}
 		want := append([]string(nil), oddKeys...)
 		sort.Strings(want)
-		if got := scanKeys(t, e, "odd", ""); !equalStrings(got, want) {
+		if got := scanKeys(t, e, "odd", ""); !slices.Equal(got, want) {
 			t.Fatalf("ScanObjects(odd) after reopen = %q, want %q", got, want)
 		}
 		wantMissing(t, e, object.Key{Keyspace: "doomed", Key: "x"})
 		ks, err := e.Keyspaces()
-		if err != nil || !equalStrings(ks, []string{"fx", "odd"}) {
+		if err != nil || !slices.Equal(ks, []string{"fx", "odd"}) {
 			t.Fatalf("Keyspaces after reopen = %q, %v; want [fx odd]", ks, err)
 		}
 		wantMeta(t, e, "hlc", []byte{1, 2, 3})

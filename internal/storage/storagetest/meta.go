@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/chorusdb/chorus/internal/record"
@@ -88,7 +89,7 @@ func testScanMeta(t *testing.T, e storage.Engine) {
 		{"zzz", nil},
 	}
 	for _, c := range cases {
-		if got := scanMeta(c.prefix); !equalStrings(got, c.want) {
+		if got := scanMeta(c.prefix); !slices.Equal(got, c.want) {
 			t.Fatalf("ScanMeta(%q) = %q, want %q", c.prefix, got, c.want)
 		}
 	}

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"testing"
 
@@ -85,7 +86,7 @@ func testPurge(t *testing.T, e storage.Engine) {
 	purge(t, e, k)
 	wantMissing(t, e, k)
 	wantObject(t, e, other, register("v", "n1", 1))
-	if keys := scanKeys(t, e, "ks", ""); !equalStrings(keys, []string{"other"}) {
+	if keys := scanKeys(t, e, "ks", ""); !slices.Equal(keys, []string{"other"}) {
 		t.Fatalf("scan after purge = %q, want [other]", keys)
 	}
 	// Purging what is not there is fine.
@@ -146,17 +147,17 @@ func testOddKeys(t *testing.T, e storage.Engine) {
 	}
 	want := append([]string(nil), oddKeys...)
 	sort.Strings(want)
-	if got := scanKeys(t, e, "odd", ""); !equalStrings(got, want) {
+	if got := scanKeys(t, e, "odd", ""); !slices.Equal(got, want) {
 		t.Fatalf("ScanObjects(odd) = %q, want %q", got, want)
 	}
 	for i, start := range want {
-		if got := scanKeys(t, e, "odd", start); !equalStrings(got, want[i:]) {
+		if got := scanKeys(t, e, "odd", start); !slices.Equal(got, want[i:]) {
 			t.Fatalf("ScanObjects(odd, %q) = %q, want %q", start, got, want[i:])
 		}
 	}
 	// The keyspace "od" must not see "odd"'s objects, though "od" + "d\x00x" would
 	// spell the same bytes in a careless layout.
-	if got := scanKeys(t, e, "od", ""); !equalStrings(got, []string{"d\x00x"}) {
+	if got := scanKeys(t, e, "od", ""); !slices.Equal(got, []string{"d\x00x"}) {
 		t.Fatalf("ScanObjects(od) = %q, want [d\\x00x]", got)
 	}
 	wantMissing(t, e, object.Key{Keyspace: "od", Key: "d"})
@@ -188,13 +189,13 @@ func testKeyspaces(t *testing.T, e storage.Engine) {
 	commit(t, e, &b)
 	want := append([]string(nil), names...)
 	sort.Strings(want)
-	if got := list(); !equalStrings(got, want) {
+	if got := list(); !slices.Equal(got, want) {
 		t.Fatalf("Keyspaces = %q, want %q", got, want)
 	}
 	// Keyspaces are isolated: the same key holds different objects.
 	for i, ks := range names {
 		wantObject(t, e, object.Key{Keyspace: ks, Key: "k1"}, register(fmt.Sprintf("%s/1", ks), "n1", uint64(10*i+2)))
-		if got := scanKeys(t, e, ks, ""); !equalStrings(got, []string{"k0", "k1", "k2"}) {
+		if got := scanKeys(t, e, ks, ""); !slices.Equal(got, []string{"k0", "k1", "k2"}) {
 			t.Fatalf("ScanObjects(%q) = %q", ks, got)
 		}
 	}
@@ -203,7 +204,7 @@ func testKeyspaces(t *testing.T, e storage.Engine) {
 		purge(t, e, object.Key{Keyspace: "ab", Key: fmt.Sprintf("k%d", j)})
 	}
 	want = []string{"", "a", "a\x01", "b\xff", "carts", "users"}
-	if got := list(); !equalStrings(got, want) {
+	if got := list(); !slices.Equal(got, want) {
 		t.Fatalf("Keyspaces after emptying ab = %q, want %q", got, want)
 	}
 }
@@ -252,7 +253,7 @@ func testScanOrderStartStop(t *testing.T, e storage.Engine) {
 		{"a", 0},
 	}
 	for _, c := range cases {
-		if got := scanKeys(t, e, "scan", c.start); !equalStrings(got, keys[c.first:]) {
+		if got := scanKeys(t, e, "scan", c.start); !slices.Equal(got, keys[c.first:]) {
 			t.Fatalf("ScanObjects(start=%q) visited %d keys from %q, want from %q",
 				c.start, len(got), first(got), first(keys[c.first:]))
 		}

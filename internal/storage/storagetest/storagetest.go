@@ -157,19 +157,6 @@ func repairs(t *testing.T, e storage.Engine, limit int) []record.Repair {
 	return rs
 }
 
-// equalStrings compares two string lists, treating nil and empty alike.
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // sameHint reports whether two hints are equal field by field.
 func sameHint(a, b record.Hint) bool {
 	return a.ID == b.ID && a.Target == b.Target && a.Key == b.Key &&
