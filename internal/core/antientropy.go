@@ -598,15 +598,8 @@ func (c *Core) purgeTombstones(nowMs int64) {
 	}
 	var purge []bucketEntry
 	c.scanOwn(func(key object.Key, obj object.Object, h uint64) {
-		w, ok := obj.Winner()
-		if !ok || w.Live(nowMs) {
-			return
-		}
-		dead := w.Timestamp.Physical()
-		if w.ExpiresAt != 0 && !w.Tombstone {
-			dead = w.ExpiresAt
-		}
-		if nowMs-dead < c.cfg.TombstoneGraceMs {
+		dead, ok := obj.Dead(nowMs)
+		if !ok || nowMs-dead < c.cfg.TombstoneGraceMs {
 			return
 		}
 		r := c.view.Ring.RangeOf(h)

@@ -53,6 +53,20 @@ type Config struct {
 	// time (or the simulator from its seed) so that answers addressed to a previous run
 	// of the node cannot match a new request.
 	IDBase uint64
+	// Actor is the id this node writes CRDT entries under; it must change when the
+	// node loses its data (the driver appends an incarnation made when the data
+	// directory was created), or a wiped node would count its increments from zero
+	// again and lose them in the merge. Default NodeID.
+	Actor string
+	// Mergers are the merge functions keyspaces with resolution merge:NAME may name.
+	Mergers map[string]MergeFunc
+	// MaxClockSkewMs: a peer whose clock reading differs from ours by more than this is
+	// counted in Stats.SkewedMessages (and reported by the driver). Default 500.
+	MaxClockSkewMs int64
+	// NaiveWallClock stamps writes with this node's clock alone, ignoring the clocks
+	// of peers: the naive last-write-wins that loses causally later writes under clock
+	// skew. For tests and the simulator only.
+	NaiveWallClock bool
 }
 
 // MaxShards is the most shards a node may run (hint ids hold the shard in 6 bits).
@@ -72,6 +86,8 @@ func DefaultConfig(id string) Config {
 		TombstoneGraceMs:       4 * 3600 * 1000,
 		MaxKeyBytes:            2048,
 		MaxValueBytes:          8 << 20,
+		MaxClockSkewMs:         500,
+		Mergers:                map[string]MergeFunc{"union": MergeUnion},
 	}
 }
 

@@ -88,6 +88,14 @@ type Core struct {
 	filled     map[int]bool // ranges filled so far
 	nextFillAt int64
 
+	fwds          map[uint64]*fwdOp     // requests forwarded to a replica, by id
+	fwdSeen       map[fwdKey]int64      // forwarded requests taken, until when a duplicate may come
+	proxied       map[uint64]proxyOp    // forwarded requests being coordinated here
+	nextFwdExpiry int64
+	inspects      map[uint64]*inspectOp // key inspections in progress
+	offsets       map[string]int64      // peer clock minus ours, ms, from its last message
+	wallMs        int64                 // the time of the step being processed
+
 	rd Ready
 }
 
@@ -202,7 +210,7 @@ func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, e
 	if err != nil {
 		return before, err
 	}
-	merged, err := object.Merge(before, obj, c.mergeMode(key.Keyspace))
+	merged, err := object.Merge(before, obj)
 	if err != nil {
 		return before, err
 	}
@@ -218,10 +226,58 @@ func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, e
 func (c *Core) send(m wire.Message) {
 	m.From = c.cfg.NodeID
 	m.Clock = c.hlc.Last()
+	m.WallMs = c.wallMs
 	c.rd.Messages = append(c.rd.Messages, m)
 }
 
-func (c *Core) reply(r Reply) { c.rd.Replies = append(c.rd.Replies, r) }
+// reply answers a client, or the node that forwarded the request.
+func (c *Core) reply(r Reply) {
+	if r.ID&proxyIDBit != 0 {
+		if p, ok := c.proxied[r.ID]; ok {
+			delete(c.proxied, r.ID)
+			m := wire.Message{Type: wire.FwdResp, To: p.from, ID: p.id, Key: p.key, Found: r.Found, Object: r.Obj,
+				Fwd: &wire.Fwd{Acks: uint32(max(r.Acks, 0)), Before: r.Before}}
+			if r.Err != nil {
+				m.Err = r.Err.Error()
+			}
+			c.send(m)
+			return
+		}
+	}
+	c.rd.Replies = append(c.rd.Replies, r)
+}
+
+// observeClock records a peer's clock reading: the HLC takes it into account (so that
+// anything this node stamps after hearing from the peer orders after what the peer had
+// stamped), and the offset from this node's clock is tracked for the skew report.
+func (c *Core) observeClock(nowMs int64, m wire.Message) {
+	if m.Clock != 0 && !c.cfg.NaiveWallClock {
+		c.hlc.Observe(m.Clock, nowMs)
+		c.persistHLC()
+	}
+	if m.WallMs == 0 || m.From == "" {
+		return
+	}
+	off := m.WallMs - nowMs
+	if c.offsets == nil {
+		c.offsets = make(map[string]int64)
+	}
+	c.offsets[m.From] = off
+	if off > c.cfg.MaxClockSkewMs || -off > c.cfg.MaxClockSkewMs {
+		c.stats.SkewedMessages++
+	}
+}
+
+// ClockOffsets returns, for each peer heard from, its clock minus this node's clock
+// as of its last message, in milliseconds (including the message's transit time, so a
+// peer behind looks slightly further behind). The map is a copy.
+func (c *Core) ClockOffsets() map[string]int64 {
+	out := make(map[string]int64, len(c.offsets))
+	for p, o := range c.offsets {
+		out[p] = o
+	}
+	return out
+}
 
 func (c *Core) newID() uint64 {
 	c.nextID++
@@ -244,10 +300,8 @@ func (c *Core) replicas(key object.Key, dst []string) (prefs []string, up int) {
 
 // Receive steps one message from a peer.
 func (c *Core) Receive(nowMs int64, m wire.Message) {
-	if m.Clock != 0 {
-		c.hlc.Observe(m.Clock, nowMs)
-		c.persistHLC()
-	}
+	c.wallMs = nowMs
+	c.observeClock(nowMs, m)
 	switch m.Type {
 	case wire.PutReq:
 		c.replicaPut(nowMs, m)
@@ -265,11 +319,16 @@ func (c *Core) Receive(nowMs int64, m wire.Message) {
 		if m.Sync != nil {
 			c.receiveSync(nowMs, m)
 		}
+	case wire.FwdReq:
+		c.replicaForward(nowMs, m)
+	case wire.FwdResp:
+		c.forwardAnswered(m)
 	}
 }
 
 // Tick lets time pass: requests past their deadline are answered TIMEOUT.
 func (c *Core) Tick(nowMs int64) {
+	c.wallMs = nowMs
 	for len(c.timeouts) > 0 && c.timeouts[0].at <= nowMs {
 		id := c.timeouts[0].id
 		c.timeouts = c.timeouts[1:]
@@ -279,7 +338,14 @@ func (c *Core) Tick(nowMs int64) {
 		if r, ok := c.reads[id]; ok {
 			c.readTimedOut(nowMs, r)
 		}
+		if f, ok := c.fwds[id]; ok {
+			c.forwardTimedOut(f)
+		}
+		if in, ok := c.inspects[id]; ok {
+			c.finishInspect(in)
+		}
 	}
+	c.expireForwards(nowMs)
 	c.deliverHints(nowMs)
 	c.antiEntropyTick(nowMs)
 	c.fillTick(nowMs)
@@ -287,21 +353,24 @@ func (c *Core) Tick(nowMs int64) {
 
 // Submit steps one client request with this node as coordinator.
 func (c *Core) Submit(nowMs int64, req Request) {
-	if err := c.validate(req); err != nil {
+	c.wallMs = nowMs
+	if err := c.validate(nowMs, req); err != nil {
 		c.reply(Reply{ID: req.ID, Err: err})
 		return
 	}
 	switch req.Op {
 	case OpGet:
 		c.startRead(nowMs, req)
-	case OpPut, OpDelete:
-		c.startWrite(nowMs, req)
+	case OpPut, OpDelete, OpUpdate:
+		c.startWrite(nowMs, req, false)
+	case OpInspect:
+		c.startInspect(nowMs, req)
 	default:
 		c.reply(Reply{ID: req.ID, Err: fmt.Errorf("%w unknown operation %d", ErrBadRequest, req.Op)})
 	}
 }
 
-func (c *Core) validate(req Request) error {
+func (c *Core) validate(nowMs int64, req Request) error {
 	if len(req.Key.Key) > c.cfg.MaxKeyBytes {
 		return fmt.Errorf("%w key of %d bytes exceeds the %d-byte limit", ErrTooLarge, len(req.Key.Key), c.cfg.MaxKeyBytes)
 	}
@@ -316,6 +385,27 @@ func (c *Core) validate(req Request) error {
 	}
 	if req.TTLMs < 0 {
 		return fmt.Errorf("%w negative expiry", ErrBadRequest)
+	}
+	if req.Op == OpUpdate {
+		if err := req.CRDT.Validate(); err != nil {
+			return fmt.Errorf("%w %v", ErrBadRequest, err)
+		}
+		n := len(req.CRDT.Field) + len(req.CRDT.Value)
+		for _, e := range req.CRDT.Elems {
+			n += len(e)
+		}
+		if n > c.cfg.MaxValueBytes {
+			return fmt.Errorf("%w operation of %d bytes exceeds the %d-byte value limit", ErrTooLarge, n, c.cfg.MaxValueBytes)
+		}
+	}
+	// A context names dots this cluster issued, whose counters are HLC timestamps: one
+	// from the future (beyond the clock skew the cluster tolerates) cannot be genuine,
+	// and would make later writes look already seen.
+	limit := version.MakeTimestamp(nowMs+max(c.cfg.MaxClockSkewMs, 0)+hlcWindowMs, 0)
+	for _, d := range req.Context {
+		if version.Timestamp(d.Counter) > max(limit, c.hlc.Last()) {
+			return fmt.Errorf("%w the context names a version from the future (%s:%d); was it made up?", ErrBadRequest, d.Actor, d.Counter)
+		}
 	}
 	return nil
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/crdt"
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/ring"
+	"github.com/chorusdb/chorus/internal/version"
 	"github.com/chorusdb/chorus/internal/wire"
 )
 
@@ -66,11 +68,21 @@ type harness struct {
 	ring    *ring.Ring
 	nextReq uint64
 	out     strings.Builder
+	lastCtx version.Vector   // context of the last read reply, for ctx=last
+	offset  map[string]int64 // per-node clock offsets (ms)
 }
 
+// nowOf is the time on a node's clock.
+func (h *harness) nowOf(id string) int64 { return h.now + h.offset[id] }
+
 func newHarness(t *testing.T, ids []string, rf int, filling ...string) *harness {
+	return newHarnessCfg(t, ids, rf, nil, filling...)
+}
+
+// newHarnessCfg is newHarness with a hook that adjusts every core's configuration.
+func newHarnessCfg(t *testing.T, ids []string, rf int, hook func(*core.Config), filling ...string) *harness {
 	h := &harness{t: t, now: 1_000_000, ids: ids, cores: map[string]*core.Core{}, stores: map[string]mapStore{},
-		meta: map[string]map[string]string{}, up: map[string]bool{}}
+		meta: map[string]map[string]string{}, up: map[string]bool{}, offset: map[string]int64{}}
 	var members []ring.Member
 	for _, id := range ids {
 		members = append(members, ring.Member{ID: id})
@@ -82,6 +94,9 @@ func newHarness(t *testing.T, ids []string, rf int, filling ...string) *harness 
 		cfg.ReplicationFactor = rf
 		for _, f := range filling {
 			cfg.Filling = cfg.Filling || f == id
+		}
+		if hook != nil {
+			hook(&cfg)
 		}
 		h.stores[id] = mapStore{}
 		h.meta[id] = map[string]string{}
@@ -134,6 +149,9 @@ func (h *harness) flush(id string) {
 	}
 	for _, r := range rd.Replies {
 		fmt.Fprintf(&h.out, "reply %s#%d: %s\n", id, r.ID, fmtReply(r))
+		if r.Err == nil && !r.Obj.IsZero() {
+			h.lastCtx = r.Obj.FullContext()
+		}
 	}
 	c.Advance()
 }
@@ -146,7 +164,42 @@ func fmtReply(r core.Reply) string {
 	if r.Value != nil {
 		s += fmt.Sprintf(" value=%q", r.Value)
 	}
+	switch {
+	case r.Obj.Kind == object.KindSiblings:
+		s += " siblings=" + fmtSiblings(r.Obj)
+	case !r.Obj.Kind.IsRegister():
+		s += " " + fmtCRDT(r.Obj)
+	}
+	for _, cp := range r.Copies {
+		view := fmtSiblings(cp.Obj)
+		if !cp.Obj.Kind.IsRegister() {
+			view = fmtCRDT(cp.Obj)
+		}
+		s += fmt.Sprintf("\n  %s up=%v err=%q %s", cp.Node, cp.Up, cp.Err, view)
+	}
 	return s
+}
+
+// fmtSiblings shows a register's siblings by value (⊥ for a tombstone).
+func fmtSiblings(o object.Object) string {
+	var vs []string
+	for _, s := range o.Siblings {
+		if s.Tombstone {
+			vs = append(vs, "⊥")
+		} else {
+			vs = append(vs, string(s.Value))
+		}
+	}
+	return "[" + strings.Join(vs, " ") + "]"
+}
+
+func fmtCRDT(o object.Object) string {
+	v, err := o.CRDT()
+	if err != nil || v == nil {
+		return fmt.Sprintf("crdt-error=%v", err)
+	}
+	j, _ := v.MarshalJSON()
+	return o.Kind.String() + "=" + string(j)
 }
 
 func fmtMsg(m wire.Message) string {
@@ -171,8 +224,31 @@ func fmtMsg(m wire.Message) string {
 func (h *harness) run(d *datadriven.TestData) string {
 	h.out.Reset()
 	switch d.Cmd {
-	case "put", "get", "del":
+	case "put", "get", "del", "incr", "sadd", "srem", "inspect", "cart":
 		h.submit(d)
+	case "keyspace":
+		var ks core.KeyspaceSettings
+		if d.HasArg("resolution") {
+			var r string
+			d.ScanArgs(h.t, "resolution", &r)
+			res, merge, err := core.ParseResolution(r)
+			if err != nil {
+				d.Fatalf(h.t, "%v", err)
+			}
+			ks.Resolution, ks.Merge = res, merge
+		}
+		if d.HasArg("cap") {
+			d.ScanArgs(h.t, "cap", &ks.SiblingCap)
+		}
+		for _, c := range h.cores {
+			c.SetKeyspaces(map[string]core.KeyspaceSettings{"default": ks})
+		}
+	case "clock":
+		var node string
+		var off int
+		d.ScanArgs(h.t, "node", &node)
+		d.ScanArgs(h.t, "offset", &off)
+		h.offset[node] = int64(off)
 	case "deliver":
 		h.deliver(d)
 	case "drop":
@@ -194,7 +270,7 @@ func (h *harness) run(d *datadriven.TestData) string {
 		d.ScanArgs(h.t, "ms", &ms)
 		h.now += int64(ms)
 		for _, id := range h.ids {
-			h.cores[id].Tick(h.now)
+			h.cores[id].Tick(h.nowOf(id))
 			h.flush(id)
 		}
 	case "stored":
@@ -204,6 +280,10 @@ func (h *harness) run(d *datadriven.TestData) string {
 			o := h.stores[id][object.Key{Keyspace: "default", Key: key}]
 			w, ok := o.Winner()
 			switch {
+			case o.Kind == object.KindSiblings:
+				fmt.Fprintf(&h.out, "%s: %s\n", id, fmtSiblings(o))
+			case ok && !o.Kind.IsRegister():
+				fmt.Fprintf(&h.out, "%s: %s\n", id, fmtCRDT(o))
 			case !ok:
 				fmt.Fprintf(&h.out, "%s: absent\n", id)
 			case w.Tombstone:
@@ -231,6 +311,19 @@ func (h *harness) run(d *datadriven.TestData) string {
 		fmt.Fprintf(&h.out, "hints: stored=%d delivered=%d expired=%d dropped=%d pending=%d\n",
 			st.HintsStored, st.HintsDelivered, st.HintsExpired, st.HintsDropped, st.HintsPending)
 		fmt.Fprintf(&h.out, "read repairs: %d\n", st.ReadRepairs)
+		if st.SkewedMessages > 0 {
+			offs := h.cores[node].ClockOffsets()
+			var peers []string
+			for p := range offs {
+				peers = append(peers, p)
+			}
+			sort.Strings(peers)
+			fmt.Fprintf(&h.out, "skewed messages: %d;", st.SkewedMessages)
+			for _, p := range peers {
+				fmt.Fprintf(&h.out, " %s%+dms", p, offs[p])
+			}
+			fmt.Fprintln(&h.out)
+		}
 		fmt.Fprintf(&h.out, "anti-entropy: compared=%d differing=%d keys=%d sessions=%d purged=%d\n",
 			st.AERangesCompared, st.AERangesDiffering, st.AEKeysRepaired, st.AESessionsFinished, st.TombstonesPurged)
 	case "inflight":
@@ -258,8 +351,29 @@ func (h *harness) submit(d *datadriven.TestData) {
 	switch d.Cmd {
 	case "get":
 		req.Op = core.OpGet
+	case "inspect":
+		req.Op = core.OpInspect
 	case "del":
 		req.Op = core.OpDelete
+		req.DeleteSeen = d.HasArg("seen")
+	case "incr":
+		var by int
+		d.ScanArgs(h.t, "by", &by)
+		req.Op, req.CRDT = core.OpUpdate, crdt.Op{Type: crdt.TypePNCounter, Action: crdt.ActIncrement, Delta: int64(by)}
+	case "sadd", "srem":
+		var elems string
+		d.ScanArgs(h.t, "elems", &elems)
+		act := crdt.ActAdd
+		if d.Cmd == "srem" {
+			act = crdt.ActRemove
+		}
+		req.Op, req.CRDT = core.OpUpdate, crdt.Op{Type: crdt.TypeORSet, Action: act, Elems: strings.Split(elems, ",")}
+	case "cart":
+		var item string
+		var by int
+		d.ScanArgs(h.t, "item", &item)
+		d.ScanArgs(h.t, "by", &by)
+		req.Op, req.CRDT = core.OpUpdate, crdt.Op{Type: crdt.TypeMap, Action: crdt.ActIncrement, Field: item, FieldType: crdt.TypePNCounter, Delta: int64(by)}
 	default:
 		req.Op = core.OpPut
 		var v string
@@ -291,9 +405,12 @@ func (h *harness) submit(d *datadriven.TestData) {
 		d.ScanArgs(h.t, "ttl", &ttl)
 		req.TTLMs = int64(ttl)
 	}
+	if d.HasArg("ctx") {
+		req.Context = h.lastCtx
+	}
 	h.nextReq++
 	req.ID = h.nextReq
-	h.cores[node].Submit(h.now, req)
+	h.cores[node].Submit(h.nowOf(node), req)
 	h.flush(node)
 	for _, m := range h.inbox {
 		fmt.Fprintln(&h.out, "sent "+fmtMsg(m))
@@ -349,7 +466,7 @@ func (h *harness) deliver(d *datadriven.TestData) {
 		}
 		for _, m := range now {
 			fmt.Fprintln(&h.out, "deliver "+fmtMsg(m))
-			h.cores[m.To].Receive(h.now, m)
+			h.cores[m.To].Receive(h.nowOf(m.To), m)
 			h.flush(m.To)
 		}
 	}
@@ -384,7 +501,11 @@ func TestCoreScripts(t *testing.T) {
 					d.ScanArgs(t, "filling", &f)
 					filling = strings.Split(f, ",")
 				}
-				h = newHarness(t, strings.Split(nodes, ","), rf, filling...)
+				var hook func(*core.Config)
+				if d.HasArg("naive") {
+					hook = func(c *core.Config) { c.NaiveWallClock = true }
+				}
+				h = newHarnessCfg(t, strings.Split(nodes, ","), rf, hook, filling...)
 				return "ok\n"
 			}
 			return h.run(d)

@@ -73,6 +73,7 @@ func (c *Core) replicaGet(m wire.Message) {
 func (c *Core) readAnswered(nowMs int64, m wire.Message) {
 	r, ok := c.reads[m.ID]
 	if !ok {
+		c.inspectAnswered(m)
 		return
 	}
 	i := indexOf(r.replicas, m.From)
@@ -96,7 +97,7 @@ func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error, fillin
 		r.lastErr = err.Error()
 		return
 	}
-	merged, err := object.Merge(r.merged, obj, c.mergeMode(r.req.Key.Keyspace))
+	merged, err := object.Merge(r.merged, obj)
 	if err != nil {
 		r.lastErr = err.Error()
 		return
@@ -200,11 +201,37 @@ func (c *Core) repairAnswered(nowMs int64, r *readOp, m wire.Message) {
 	c.maybeFinishRead(nowMs, r)
 }
 
+// readReply answers a read. Value is the last-write-wins winner of a register, the
+// merge of the live siblings in a merge keyspace, and one of the live siblings
+// otherwise (the API layers show them all); Found says whether any sibling is live.
 func (c *Core) readReply(nowMs int64, r *readOp) Reply {
 	rep := Reply{ID: r.req.ID, Acks: r.ok, Obj: r.merged}
-	if w, ok := r.merged.Winner(); ok && w.Live(nowMs) {
-		rep.Found = true
-		rep.Value = w.Value
+	c.stats.Reads++
+	switch {
+	case r.merged.Kind == object.KindSiblings:
+		live := r.merged.Live(nowMs)
+		c.stats.SiblingsRead += uint64(len(live))
+		if len(live) == 0 {
+			return rep
+		}
+		newest := live[0]
+		for _, l := range live[1:] {
+			if l.Timestamp > newest.Timestamp {
+				newest = l
+			}
+		}
+		rep.Found, rep.Value = true, newest.Value
+		if v, ok := c.mergedValue(c.keyspace(r.req.Key.Keyspace), live); ok {
+			rep.Value = v
+		}
+	case !r.merged.Kind.IsRegister():
+		rep.Found = true // the API layers render the CRDT from Obj
+	default:
+		if w, ok := r.merged.Winner(); ok && w.Live(nowMs) {
+			rep.Found = true
+			rep.Value = w.Value
+			c.stats.SiblingsRead++
+		}
 	}
 	return rep
 }

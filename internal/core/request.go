@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chorusdb/chorus/internal/crdt"
 	"github.com/chorusdb/chorus/internal/object"
+	"github.com/chorusdb/chorus/internal/version"
 )
 
 // Sentinel errors of client requests. The API layers map them to RESP and HTTP codes
@@ -22,7 +24,25 @@ var (
 	ErrWrongType = errors.New("WRONGTYPE")
 	// ErrBadRequest: the request is malformed (unknown level, bad keyspace name, …).
 	ErrBadRequest = errors.New("ERR")
+	// ErrSiblingCap: the write would leave a key of a siblings keyspace with more
+	// siblings than the keyspace's cap; nothing was written. Read the key and write back
+	// with its context to collapse them.
+	ErrSiblingCap = errors.New("SIBLINGS")
 )
+
+// sentinels lists the errors that cross the wire by their first word (forwarded
+// requests), so that a forwarded answer keeps its sentinel.
+var sentinels = []error{ErrUnavailable, ErrTimeout, ErrTooLarge, ErrWrongType, ErrSiblingCap, ErrBadRequest}
+
+// errorFromWire rebuilds an error sent as text by another node.
+func errorFromWire(s string) error {
+	for _, e := range sentinels {
+		if rest, ok := strings.CutPrefix(s, e.Error()); ok && (rest == "" || rest[0] == ' ') {
+			return fmt.Errorf("%w%s", e, rest)
+		}
+	}
+	return fmt.Errorf("%w %s", ErrTimeout, s)
+}
 
 // Level is a consistency level: how many replicas must answer.
 type Level uint8
@@ -81,6 +101,12 @@ const (
 	OpGet Op = iota
 	OpPut
 	OpDelete
+	// OpUpdate applies Request.CRDT to the key's CRDT, creating it if absent.
+	OpUpdate
+	// OpInspect asks every up replica for its copy and answers with all of them
+	// (Reply.Copies), without read repair: the key inspector.
+	OpInspect
+	opCount
 )
 
 // String names the op.
@@ -92,6 +118,10 @@ func (o Op) String() string {
 		return "put"
 	case OpDelete:
 		return "delete"
+	case OpUpdate:
+		return "update"
+	case OpInspect:
+		return "inspect"
 	}
 	return "op?"
 }
@@ -106,6 +136,16 @@ type Request struct {
 	// stamps it (the absolute expiry is stored, so every replica expires it together).
 	TTLMs int64
 	Level Level
+	// Context, for a put or delete in a siblings or merge keyspace, is the causal
+	// context the client read (Object.FullContext): the write replaces exactly the
+	// siblings it covers. A nil context is concurrent with everything.
+	Context version.Vector
+	// DeleteSeen makes a delete without a context in a siblings or merge keyspace
+	// delete what the coordinating replica holds, rather than be concurrent with it
+	// (RESP DEL, whose clients cannot carry a context).
+	DeleteSeen bool
+	// CRDT is the operation of an OpUpdate.
+	CRDT crdt.Op
 }
 
 // Reply answers a Request.
@@ -118,6 +158,21 @@ type Reply struct {
 	Value []byte        // OpGet: the winning value
 	Obj   object.Object // OpGet: the merged object (siblings, context)
 	Acks  int           // replicas that answered in time
+	// Before is, for a write a replica coordinated from its local state (siblings
+	// keyspaces, CRDT updates), that replica's copy before the write: SADD counts the
+	// elements it added from it.
+	Before object.Object
+	// Copies holds, for OpInspect, each replica's answer, in preference-list order.
+	Copies []ReplicaCopy
+}
+
+// ReplicaCopy is one replica's copy of a key, as the key inspector shows it.
+type ReplicaCopy struct {
+	Node    string
+	Up      bool   // the replica was up in this node's view, and was asked
+	Err     string // the replica failed or did not answer in time
+	Filling bool
+	Obj     object.Object
 }
 
 // MaxKeyspaceLen is the longest keyspace name accepted.

@@ -18,6 +18,10 @@ type Stats struct {
 	AESessionsFinished uint64 // exchanges completed
 	StorageErrors      uint64 // storage reads that failed in background work
 	FillingRanges      int64  // ranges not yet filled after an empty-disk start
+	Forwarded          uint64 // requests forwarded to a replica of their key
+	SiblingsRead       uint64 // siblings returned by reads (with Reads: siblings per read)
+	Reads              uint64 // reads answered with a value or not-found
+	SkewedMessages     uint64 // messages from a peer whose clock was off by more than MaxClockSkewMs
 }
 
 // Stats returns the core's counters.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/version"
@@ -22,15 +23,27 @@ type writeOp struct {
 	sent     int // replicas the write was sent to (or applied locally)
 	found    bool
 	obj      object.Object
+	before   object.Object // replica-coordinated writes: the local copy before
 	replied  bool
 	lastErr  string
 }
 
 // startWrite stamps the write and fans it out to every up primary replica at once.
-func (c *Core) startWrite(nowMs int64, req Request) {
-	w := &writeOp{req: req, id: c.newID()}
+// A write that needs a replica's local state (see rmw.go) is built from the local copy
+// here, or forwarded to a replica unless it was itself forwarded.
+func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
+	w := &writeOp{req: req}
 	var up int
 	w.replicas, up = c.replicas(req.Key, make([]string, 0, c.cfg.ReplicationFactor))
+	rmw := c.needsReplica(req)
+	if rmw && !c.isReplica(w.replicas) {
+		if forwarded {
+			c.reply(Reply{ID: req.ID, Err: fmt.Errorf("%w node %s is not a replica of the key in its view of the ring", ErrUnavailable, c.cfg.NodeID)})
+			return
+		}
+		c.forward(nowMs, req, w.replicas)
+		return
+	}
 	w.need = req.Level.Required(c.cfg.ReplicationFactor)
 	if req.Level != Any {
 		if err := c.checkAvailable(req.Level, w.need, up); err != nil {
@@ -38,29 +51,47 @@ func (c *Core) startWrite(nowMs int64, req Request) {
 			return
 		}
 	}
+	if rmw {
+		obj, before, err := c.localObject(nowMs, req)
+		if err != nil {
+			c.reply(Reply{ID: req.ID, Err: err})
+			return
+		}
+		w.obj, w.before = obj, before
+	} else {
+		w.obj = c.newObject(nowMs, req)
+	}
+	w.id = c.newID()
 	w.acked, w.hinted = make([]bool, len(w.replicas)), make([]bool, len(w.replicas))
-	w.obj = c.newObject(nowMs, req)
 	c.writes[w.id] = w
 	c.addDeadline(nowMs, w.id)
+	// The local replica first: a write it refuses as the wrong type goes nowhere.
+	if i := indexOf(w.replicas, c.cfg.NodeID); i >= 0 && c.view.Up[c.cfg.NodeID] {
+		w.sent++
+		c.localWrite(nowMs, w, i)
+		if strings.HasPrefix(w.lastErr, ErrWrongType.Error()) {
+			delete(c.writes, w.id)
+			c.reply(Reply{ID: req.ID, Err: errorFromWire(w.lastErr)})
+			return
+		}
+	}
 	for i, r := range w.replicas {
+		if r == c.cfg.NodeID {
+			continue
+		}
 		if !c.view.Up[r] {
 			c.hintFor(nowMs, w, i)
 			continue
 		}
 		w.sent++
-		if r == c.cfg.NodeID {
-			c.localWrite(nowMs, w, i)
-			continue
-		}
 		c.send(wire.Message{Type: wire.PutReq, To: r, ID: w.id, Key: req.Key, Object: w.obj})
 	}
 	c.maybeFinishWrite(w)
 }
 
-// newObject builds the object a put or delete writes: one sibling stamped with a fresh
-// HLC timestamp whose dot is (this node, that timestamp) — unique because the HLC never
-// repeats, even across restarts.
-func (c *Core) newObject(nowMs int64, req Request) object.Object {
+// newSibling stamps a put or delete with a fresh HLC timestamp whose dot is (this
+// node, that timestamp), unique because the HLC never repeats, even across restarts.
+func (c *Core) newSibling(nowMs int64, req Request) object.Sibling {
 	ts := c.now(nowMs)
 	s := object.Sibling{
 		Dot:       version.Dot{Actor: c.cfg.NodeID, Counter: uint64(ts)},
@@ -75,11 +106,17 @@ func (c *Core) newObject(nowMs int64, req Request) object.Object {
 			s.ExpiresAt = ts.Physical() + req.TTLMs
 		}
 	}
+	return s
+}
+
+// newObject builds the object a last-write-wins put or delete writes: one sibling.
+func (c *Core) newObject(nowMs int64, req Request) object.Object {
+	s := c.newSibling(nowMs, req)
 	return object.Object{Siblings: []object.Sibling{s}, Context: version.Vector{s.Dot}}
 }
 
 func (c *Core) localWrite(nowMs int64, w *writeOp, i int) {
-	before, err := c.apply(w.req.Key, w.obj)
+	before, err := c.applyWrite(w.req.Key, w.obj)
 	w.answered++
 	if err != nil {
 		w.lastErr = err.Error()
@@ -100,7 +137,7 @@ func (c *Core) localWrite(nowMs int64, w *writeOp, i int) {
 // the acknowledgement leaves only after the batch is durable (see Ready).
 func (c *Core) replicaPut(nowMs int64, m wire.Message) {
 	resp := wire.Message{Type: wire.PutResp, To: m.From, ID: m.ID, Key: m.Key, Filling: c.rangeFilling(m.Key)}
-	before, err := c.apply(m.Key, m.Object)
+	before, err := c.applyWrite(m.Key, m.Object)
 	if err != nil {
 		resp.Err = err.Error()
 	} else if ws, ok := before.Winner(); ok && ws.Live(nowMs) {
@@ -109,6 +146,22 @@ func (c *Core) replicaPut(nowMs int64, m wire.Message) {
 	if m.ID != 0 {
 		c.send(resp)
 	}
+}
+
+// applyWrite applies a client write on a replica. Unlike a repair, it refuses to
+// write a register over a CRDT: merged, the register would vanish (see object.Kind),
+// so the client must hear WRONGTYPE instead of an acknowledgement.
+func (c *Core) applyWrite(key object.Key, obj object.Object) (object.Object, error) {
+	if obj.Kind.IsRegister() {
+		local, err := c.load(key)
+		if err != nil {
+			return local, err
+		}
+		if !local.Kind.IsRegister() {
+			return local, fmt.Errorf("%w the key holds a %s; use its commands", ErrWrongType, local.Kind)
+		}
+	}
+	return c.apply(key, obj)
 }
 
 // writeAnswered counts a replica's answer to a write.
@@ -128,7 +181,9 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 	switch {
 	case m.Err != "":
 		w.lastErr = m.Err
-		c.hintFor(nowMs, w, i)
+		if !strings.HasPrefix(m.Err, ErrWrongType.Error()) {
+			c.hintFor(nowMs, w, i) // a refused type would be refused again
+		}
 	case m.Filling:
 		w.lastErr = errFilling(m.From) // stored there, but does not count
 	default:
@@ -146,7 +201,7 @@ func (c *Core) maybeFinishWrite(w *writeOp) {
 		switch {
 		case w.acks >= w.need || (w.req.Level == Any && w.acks+w.hints >= 1):
 			w.replied = true
-			c.reply(Reply{ID: w.req.ID, Found: w.found, Acks: w.acks, Obj: w.obj})
+			c.reply(Reply{ID: w.req.ID, Found: w.found, Acks: w.acks, Obj: w.obj, Before: w.before})
 		case w.req.Level == Any && w.sent == w.answered:
 			w.replied = true
 			c.reply(Reply{ID: w.req.ID, Err: fmt.Errorf(
@@ -154,8 +209,11 @@ func (c *Core) maybeFinishWrite(w *writeOp) {
 		case w.req.Level != Any && w.sent-w.answered+w.acks < w.need:
 			// Replicas failed the write: the level cannot be reached any more.
 			w.replied = true
-			c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: fmt.Errorf(
-				"%w %d of %d required replicas acknowledged; a replica failed: %s", ErrTimeout, w.acks, w.need, w.lastErr)})
+			err := fmt.Errorf("%w %d of %d required replicas acknowledged; a replica failed: %s", ErrTimeout, w.acks, w.need, w.lastErr)
+			if strings.HasPrefix(w.lastErr, ErrWrongType.Error()) {
+				err = errorFromWire(w.lastErr)
+			}
+			c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: err})
 		}
 	}
 	if w.answered >= w.sent {
@@ -171,7 +229,7 @@ func (c *Core) writeTimedOut(nowMs int64, w *writeOp) {
 	}
 	if !w.replied && w.req.Level == Any && w.hints > 0 {
 		w.replied = true
-		c.reply(Reply{ID: w.req.ID, Found: w.found, Obj: w.obj})
+		c.reply(Reply{ID: w.req.ID, Found: w.found, Obj: w.obj, Before: w.before})
 	}
 	if !w.replied {
 		w.replied = true

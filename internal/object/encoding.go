@@ -111,7 +111,7 @@ func (d *decoder) object() (Object, error) {
 		return Object{}, fmt.Errorf("%w: unknown format version %d", ErrCorrupt, d.buf[0])
 	}
 	o := Object{Kind: Kind(d.buf[1])}
-	if o.Kind > KindSet {
+	if !o.Kind.Valid() {
 		return Object{}, fmt.Errorf("%w: unknown kind %d", ErrCorrupt, d.buf[1])
 	}
 	d.buf = d.buf[2:]

@@ -3,11 +3,11 @@ package object
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/chorusdb/chorus/internal/crdt"
 	"github.com/chorusdb/chorus/internal/version"
 )
 
@@ -20,26 +20,62 @@ type Key struct {
 // String renders the key as keyspace/key.
 func (k Key) String() string { return k.Keyspace + "/" + k.Key }
 
-// Kind is the data type of an object. Commands that do not fit an object's kind fail
-// with a WRONGTYPE error.
+// Kind is the data type of an object, and with it how two copies merge. Commands that
+// do not fit an object's kind fail with a WRONGTYPE error.
+//
+// Kinds are ordered, and two copies of different kinds merge by that order (a
+// lexicographic join, so Merge stays a join-semilattice): the two register kinds
+// merge as siblings, and otherwise the higher kind wins. A key thus keeps the first
+// CRDT type written to it, and a register written concurrently with a CRDT loses.
 type Kind uint8
 
-// The kinds an object can have.
+// The kinds an object can have. The numbers are part of the encoding.
 const (
-	KindRegister Kind = iota // opaque bytes, resolved by the keyspace's rule
-	KindCounter              // a PN-counter CRDT
-	KindSet                  // an add-wins OR-set CRDT
+	// KindRegister holds opaque bytes resolved by last-write-wins: one sibling.
+	KindRegister Kind = 0
+	// KindSiblings holds opaque bytes whose concurrent writes are all kept, as dotted
+	// version vector siblings (the keyspace resolves them with "siblings" or a merge
+	// rule).
+	KindSiblings Kind = 1
+	// kindCRDT + t is a CRDT of type t: one sibling whose value is its encoding.
+	kindCRDT Kind = 0x10
+
+	KindCounter = kindCRDT + Kind(crdt.TypePNCounter) // a PN-counter (INCR, DECR)
+	KindSet     = kindCRDT + Kind(crdt.TypeORSet)     // an add-wins OR-set (SADD, SREM)
 )
 
-// String names the kind.
+// KindOf returns the kind of objects holding a CRDT of type t.
+func KindOf(t crdt.Type) Kind { return kindCRDT + Kind(t) }
+
+// CRDT returns the CRDT type an object of this kind holds, and false for registers.
+func (k Kind) CRDT() (crdt.Type, bool) {
+	if k < kindCRDT {
+		return 0, false
+	}
+	return crdt.Type(k - kindCRDT), true
+}
+
+// Valid reports whether k is a defined kind.
+func (k Kind) Valid() bool {
+	if t, ok := k.CRDT(); ok {
+		return t.Valid()
+	}
+	return k <= KindSiblings
+}
+
+// IsRegister reports whether k holds opaque bytes (last-write-wins or siblings).
+func (k Kind) IsRegister() bool { return k <= KindSiblings }
+
+// String names the kind: "register", "siblings", or the CRDT type ("pncounter", ...).
 func (k Kind) String() string {
 	switch k {
 	case KindRegister:
 		return "register"
-	case KindCounter:
-		return "counter"
-	case KindSet:
-		return "set"
+	case KindSiblings:
+		return "siblings"
+	}
+	if t, ok := k.CRDT(); ok && t.Valid() {
+		return t.String()
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -123,28 +159,14 @@ func (o Object) Timestamp() version.Timestamp {
 	return w.Timestamp
 }
 
-// Mode chooses how Merge resolves two copies.
-type Mode uint8
-
-// The merge modes.
-const (
-	// LWW keeps only the sibling with the highest timestamp.
-	LWW Mode = iota
-	// Siblings keeps every sibling not causally dominated (dotted version vector sets):
-	// a sibling survives unless the other copy's context has seen its dot without
-	// keeping it.
-	Siblings
-)
-
-// ErrKindMismatch is returned by Merge when the two copies have different kinds.
-var ErrKindMismatch = errors.New("object: kinds differ")
-
-// Merge joins two copies of an object. It is commutative, associative and idempotent
-// for each mode, over the copies that mode produces: under LWW, copies with at most one
-// sibling; under Siblings, copies whose siblings' dots are all within their context and
-// name the same write wherever they appear. The zero Object is the identity. Neither
-// input is modified; the result may share their slices.
-func Merge(a, b Object, mode Mode) (Object, error) {
+// Merge joins two copies of an object; how depends on their kind (see Kind). It is
+// commutative, associative and idempotent over well-formed copies: a KindRegister copy
+// has at most one sibling; a KindSiblings copy's siblings' dots all lie within its
+// context and name the same write wherever they appear; a CRDT copy has exactly one
+// sibling holding a valid encoding of its type. The zero Object is the identity.
+// Neither input is modified; the result may share their slices. It fails only when a
+// CRDT value does not decode.
+func Merge(a, b Object) (Object, error) {
 	if a.IsZero() {
 		return b, nil
 	}
@@ -152,10 +174,19 @@ func Merge(a, b Object, mode Mode) (Object, error) {
 		return a, nil
 	}
 	if a.Kind != b.Kind {
-		return Object{}, fmt.Errorf("%w: %s and %s", ErrKindMismatch, a.Kind, b.Kind)
+		if a.Kind.IsRegister() && b.Kind.IsRegister() {
+			return Object{Kind: KindSiblings, Context: a.Context.Join(b.Context), Siblings: mergeDVV(a, b)}, nil
+		}
+		if a.Kind > b.Kind {
+			return a, nil
+		}
+		return b, nil
 	}
 	out := Object{Kind: a.Kind, Context: a.Context.Join(b.Context)}
-	if mode == LWW {
+	switch {
+	case a.Kind == KindSiblings:
+		out.Siblings = mergeDVV(a, b)
+	case a.Kind == KindRegister:
 		wa, okA := a.Winner()
 		wb, okB := b.Winner()
 		switch {
@@ -166,10 +197,103 @@ func Merge(a, b Object, mode Mode) (Object, error) {
 		case okB:
 			out.Siblings = []Sibling{wb}
 		}
-		return out, nil
+	default:
+		s, err := mergeCRDT(a, b)
+		if err != nil {
+			return Object{}, err
+		}
+		out.Siblings = []Sibling{s}
 	}
-	out.Siblings = mergeDVV(a, b)
 	return out, nil
+}
+
+// mergeCRDT joins the CRDT states of two copies. The sibling keeps the newer stamp of
+// the two, so that the stamp says when the state last changed.
+func mergeCRDT(a, b Object) (Sibling, error) {
+	sa, okA := a.Winner()
+	sb, okB := b.Winner()
+	switch {
+	case !okA:
+		return sb, nil
+	case !okB:
+		return sa, nil
+	}
+	va, err := crdt.Decode(sa.Value)
+	if err != nil {
+		return Sibling{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	vb, err := crdt.Decode(sb.Value)
+	if err != nil {
+		return Sibling{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	m, err := va.Merge(vb)
+	if err != nil {
+		return Sibling{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	out := sa
+	if sb.newer(sa) {
+		out = sb
+	}
+	out.Value = crdt.Encode(m)
+	return out, nil
+}
+
+// CRDT decodes the CRDT state of an object of a CRDT kind. The zero Object gives
+// (nil, nil).
+func (o Object) CRDT() (crdt.Value, error) {
+	s, ok := o.Winner()
+	if !ok {
+		return nil, nil
+	}
+	v, err := crdt.Decode(s.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+// Live returns the siblings that hold a value at time nowMs (not tombstones, not
+// expired), in the object's order.
+func (o Object) Live(nowMs int64) []Sibling {
+	var out []Sibling
+	for _, s := range o.Siblings {
+		if s.Live(nowMs) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Dead reports whether no sibling holds a value at nowMs, and since when: the newest
+// tombstone's timestamp or expiry. An object with no siblings is not dead (it is
+// absent); a CRDT is never dead.
+func (o Object) Dead(nowMs int64) (since int64, dead bool) {
+	if len(o.Siblings) == 0 || !o.Kind.IsRegister() {
+		return 0, false
+	}
+	for _, s := range o.Siblings {
+		if s.Live(nowMs) {
+			return 0, false
+		}
+		at := s.Timestamp.Physical()
+		if s.ExpiresAt != 0 && !s.Tombstone {
+			at = s.ExpiresAt
+		}
+		since = max(since, at)
+	}
+	return since, true
+}
+
+// FullContext returns the context a client should send back to supersede everything
+// it read: the object's context joined with every sibling's dot.
+func (o Object) FullContext() version.Vector {
+	ctx := o.Context
+	for _, s := range o.Siblings {
+		if !ctx.Contains(s.Dot) {
+			ctx = ctx.Add(s.Dot)
+		}
+	}
+	return ctx
 }
 
 // mergeDVV keeps a's siblings that b has not seen or also keeps, and the same for b,

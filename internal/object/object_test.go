@@ -10,6 +10,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/chorusdb/chorus/internal/crdt"
 	"github.com/chorusdb/chorus/internal/version"
 )
 
@@ -102,7 +103,7 @@ func TestKeyAndKind(t *testing.T) {
 	if got := (Key{"users", "alice"}).String(); got != "users/alice" {
 		t.Errorf("Key.String() = %q", got)
 	}
-	for k, want := range map[Kind]string{KindRegister: "register", KindCounter: "counter", KindSet: "set", 9: "kind(9)"} {
+	for k, want := range map[Kind]string{KindRegister: "register", KindSiblings: "siblings", KindCounter: "pncounter", KindSet: "orset", KindOf(crdt.TypeMap): "map", 9: "kind(9)", 0x30: "kind(48)"} {
 		if k.String() != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, k.String(), want)
 		}
@@ -136,7 +137,7 @@ func TestWinner(t *testing.T) {
 		a := Object{Siblings: tt.sibs[:1]}
 		for _, s := range tt.sibs[1:] {
 			var err error
-			if a, err = Merge(a, Object{Siblings: []Sibling{s}}, LWW); err != nil {
+			if a, err = mergeMode(a, Object{Siblings: []Sibling{s}}, LWW); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -149,17 +150,80 @@ func TestWinner(t *testing.T) {
 	}
 }
 
-func TestMergeKindMismatch(t *testing.T) {
-	a := Object{Kind: KindRegister, Siblings: []Sibling{{Dot: version.Dot{Actor: "a", Counter: 1}}}}
-	b := Object{Kind: KindCounter, Siblings: []Sibling{{Dot: version.Dot{Actor: "b", Counter: 1}}}}
-	for _, mode := range []Mode{LWW, Siblings} {
-		if _, err := Merge(a, b, mode); !errors.Is(err, ErrKindMismatch) {
-			t.Errorf("mode %d: Merge(register, counter) error = %v, want ErrKindMismatch", mode, err)
+func TestMergeKindOrder(t *testing.T) {
+	reg := Object{Kind: KindRegister, Siblings: []Sibling{{Value: []byte("r"), Dot: version.Dot{Actor: "a", Counter: 1}, Timestamp: 9}},
+		Context: version.Vector{{Actor: "a", Counter: 1}}}
+	sib := Object{Kind: KindSiblings, Siblings: []Sibling{{Value: []byte("s"), Dot: version.Dot{Actor: "b", Counter: 1}, Timestamp: 1}},
+		Context: version.Vector{{Actor: "b", Counter: 1}}}
+	c := crdt.NewPNCounter()
+	if err := c.Increment("a", 5); err != nil {
+		t.Fatal(err)
+	}
+	ctr := Object{Kind: KindCounter, Siblings: []Sibling{{Value: crdt.Encode(c), Dot: version.Dot{Actor: "c", Counter: 1}, Timestamp: 1}}}
+	for _, order := range [][2]Object{{reg, sib}, {sib, reg}} {
+		got, err := Merge(order[0], order[1])
+		if err != nil || got.Kind != KindSiblings || len(got.Siblings) != 2 {
+			t.Errorf("register ⊔ siblings = %s, %v; want both values as siblings", show(got), err)
+		}
+	}
+	for _, other := range []Object{reg, sib} {
+		for _, order := range [][2]Object{{other, ctr}, {ctr, other}} {
+			if got, err := Merge(order[0], order[1]); err != nil || !Equal(got, ctr) {
+				t.Errorf("%s ⊔ counter = %s, %v; want the counter", other.Kind, show(got), err)
+			}
 		}
 	}
 	// An absent key has no kind to disagree with.
-	if got, err := Merge(Object{Kind: KindSet}, b, Siblings); err != nil || !Equal(got, b) {
+	if got, err := Merge(Object{Kind: KindSet}, ctr); err != nil || !Equal(got, ctr) {
 		t.Errorf("Merge(absent, counter) = %v, %v; want the counter", show(got), err)
+	}
+}
+
+func TestMergeCRDT(t *testing.T) {
+	obj := func(actor string, n int64, ts version.Timestamp) Object {
+		c := crdt.NewPNCounter()
+		if err := c.Increment(actor, n); err != nil {
+			t.Fatal(err)
+		}
+		return Object{Kind: KindCounter, Siblings: []Sibling{{Value: crdt.Encode(c), Dot: version.Dot{Actor: actor, Counter: uint64(ts)}, Timestamp: ts}}}
+	}
+	a, b := obj("a", 3, 10), obj("b", -1, 20)
+	for _, order := range [][2]Object{{a, b}, {b, a}} {
+		got, err := Merge(order[0], order[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := got.CRDT()
+		if err != nil || v.(*crdt.PNCounter).Value() != 2 || got.Timestamp() != 20 {
+			t.Errorf("counter merge = %v (ts %s), %v; want 2 at ts 20", v, got.Timestamp(), err)
+		}
+		if again, _ := Merge(got, order[1]); !Equal(again, got) {
+			t.Error("merging a counter twice changed it")
+		}
+	}
+	bad := Object{Kind: KindCounter, Siblings: []Sibling{{Value: []byte("junk"), Timestamp: 1}}}
+	if _, err := Merge(a, bad); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("merging a corrupt counter: err = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestDeadAndFullContext(t *testing.T) {
+	d := func(a string, c uint64) version.Dot { return version.Dot{Actor: a, Counter: c} }
+	o := Object{Kind: KindSiblings, Siblings: []Sibling{
+		{Tombstone: true, Dot: d("a", 5), Timestamp: version.MakeTimestamp(100, 0)},
+		{Value: []byte("v"), Dot: d("b", 7), Timestamp: version.MakeTimestamp(50, 0), ExpiresAt: 200},
+	}, Context: version.Vector{d("a", 5)}}
+	if _, dead := o.Dead(150); dead {
+		t.Error("an object with a live sibling is dead")
+	}
+	if since, dead := o.Dead(250); !dead || since != 200 {
+		t.Errorf("Dead(250) = %d, %v; want 200, true", since, dead)
+	}
+	if got := o.FullContext(); got.Get("a") != 5 || got.Get("b") != 7 {
+		t.Errorf("FullContext = %v; want a:5 b:7", got)
+	}
+	if len(o.Live(150)) != 1 || len(o.Live(250)) != 0 {
+		t.Error("Live does not follow tombstones and expiry")
 	}
 }
 
@@ -205,7 +269,7 @@ func TestMergeSiblingsCausality(t *testing.T) {
 		},
 	} {
 		for _, order := range [][2]Object{{tt.a, tt.b}, {tt.b, tt.a}} {
-			got, err := Merge(order[0], order[1], Siblings)
+			got, err := mergeMode(order[0], order[1], Siblings)
 			if err != nil || !Equal(got, tt.want) {
 				t.Errorf("%s: Merge = %s, %v; want %s", tt.name, show(got), err, show(tt.want))
 			}
@@ -218,7 +282,7 @@ func TestMergeContextOnly(t *testing.T) {
 	// zero sibling out of two such copies.
 	c := Object{Context: version.Vector{{Actor: "a", Counter: 3}}}
 	for _, mode := range []Mode{LWW, Siblings} {
-		got, err := Merge(c, c, mode)
+		got, err := mergeMode(c, c, mode)
 		if err != nil || !Equal(got, c) {
 			t.Errorf("mode %d: Merge(ctx-only, ctx-only) = %s, %v; want %s", mode, show(got), err, show(c))
 		}
@@ -309,9 +373,30 @@ func genAnyObject(kind Kind) *rapid.Generator[Object] {
 	})
 }
 
+// Mode picks the register kind a test merges as.
+type Mode uint8
+
+const (
+	LWW Mode = iota
+	Siblings
+)
+
+// mergeMode merges a and b as registers of the mode's kind.
+func mergeMode(a, b Object, mode Mode) (Object, error) {
+	k := KindRegister
+	if mode == Siblings {
+		k = KindSiblings
+	}
+	kind := a.Kind // reported back, so tests compare with their inputs
+	a.Kind, b.Kind = k, k
+	o, err := Merge(a, b)
+	o.Kind = kind
+	return o, err
+}
+
 func mustMerge(t fatalf, a, b Object, mode Mode) Object {
 	t.Helper()
-	o, err := Merge(a, b, mode)
+	o, err := mergeMode(a, b, mode)
 	if err != nil {
 		t.Fatalf("Merge(%s, %s): %v", show(a), show(b), err)
 	}
@@ -319,7 +404,10 @@ func mustMerge(t fatalf, a, b Object, mode Mode) Object {
 }
 
 func checkLaws(t *rapid.T, gen func(Kind) *rapid.Generator[Object], mode Mode) {
-	kind := rapid.SampledFrom([]Kind{KindRegister, KindCounter, KindSet}).Draw(t, "kind")
+	kind := KindRegister
+	if mode == Siblings {
+		kind = KindSiblings
+	}
 	a, b, c := gen(kind).Draw(t, "a"), gen(kind).Draw(t, "b"), gen(kind).Draw(t, "c")
 	before := []Object{deepCopy(a), deepCopy(b), deepCopy(c)}
 
@@ -425,7 +513,7 @@ func BenchmarkMerge(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Merge(tt.a, tt.b, tt.mode); err != nil {
+				if _, err := mergeMode(tt.a, tt.b, tt.mode); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -22,7 +22,8 @@ const (
 	flagFound
 	flagSync
 	flagFilling
-	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound | flagSync | flagFilling
+	flagWall
+	flagsKnown = flagClock | flagKey | flagErr | flagObject | flagFound | flagSync | flagFilling | flagWall
 )
 
 // headerLen is the fixed part of an encoding: version, type and flags.
@@ -46,6 +47,9 @@ func Append(dst []byte, m Message) []byte {
 	if flags&flagClock != 0 {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.Clock))
 	}
+	if flags&flagWall != 0 {
+		dst = binary.AppendVarint(dst, m.WallMs)
+	}
 	if flags&flagKey != 0 {
 		dst = appendString(dst, m.Key.Keyspace)
 		dst = appendString(dst, m.Key.Key)
@@ -55,6 +59,9 @@ func Append(dst []byte, m Message) []byte {
 	}
 	if flags&flagSync != 0 {
 		dst = appendSync(dst, m.Sync)
+	}
+	if m.Type == FwdReq || m.Type == FwdResp {
+		dst = appendFwd(dst, m.Fwd)
 	}
 	if flags&flagObject != 0 {
 		dst = object.Append(dst, m.Object)
@@ -84,6 +91,9 @@ func messageFlags(m *Message) byte {
 	}
 	if m.Filling {
 		f |= flagFilling
+	}
+	if m.WallMs != 0 {
+		f |= flagWall
 	}
 	return f
 }
@@ -121,6 +131,10 @@ func Decode(buf []byte) (Message, error) {
 	if flags&flagClock != 0 {
 		m.Clock = version.Timestamp(d.fixed64("clock"))
 	}
+	if flags&flagWall != 0 {
+		u := d.uvarint("wall")
+		m.WallMs = int64(u>>1) ^ -int64(u&1)
+	}
 	if flags&flagKey != 0 {
 		strs.add(d.bytes("keyspace"))
 		strs.add(d.bytes("key"))
@@ -130,6 +144,9 @@ func Decode(buf []byte) (Message, error) {
 	}
 	if flags&flagSync != 0 {
 		m.Sync = d.sync()
+	}
+	if m.Type == FwdReq || m.Type == FwdResp {
+		m.Fwd = d.fwd()
 	}
 	if d.err != nil {
 		return Message{}, d.err

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"reflect"
 	"runtime"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -27,7 +28,7 @@ func genDot(t *rapid.T, label string) version.Dot {
 // normalized context, and nil rather than empty values.
 func genObject(t *rapid.T) object.Object {
 	var o object.Object
-	o.Kind = object.Kind(rapid.IntRange(0, int(object.KindSet)).Draw(t, "kind"))
+	o.Kind = rapid.SampledFrom([]object.Kind{object.KindRegister, object.KindSiblings, object.KindCounter, object.KindSet}).Draw(t, "kind")
 	nctx := rapid.IntRange(0, 4).Draw(t, "nctx")
 	for i := 0; i < nctx; i++ {
 		o.Context = append(o.Context, genDot(t, "ctx"))
@@ -66,6 +67,28 @@ func genMessage(t *rapid.T) Message {
 	if rapid.Bool().Draw(t, "hasObject") {
 		m.Object = genObject(t)
 	}
+	if rapid.Bool().Draw(t, "hasWall") {
+		m.WallMs = rapid.Int64().Draw(t, "wall")
+	}
+	if m.Type == FwdReq || m.Type == FwdResp {
+		m.Fwd = &Fwd{
+			Op: rapid.Uint8().Draw(t, "op"), Level: rapid.Uint8().Draw(t, "level"),
+			TTLMs: rapid.Int64().Draw(t, "ttl"), Acks: rapid.Uint32().Draw(t, "acks"),
+		}
+		if v := rapid.SliceOfN(rapid.Byte(), 0, 50).Draw(t, "value"); len(v) > 0 {
+			m.Fwd.Value = v
+		}
+		if c := rapid.SliceOfN(rapid.Byte(), 0, 20).Draw(t, "crdt"); len(c) > 0 {
+			m.Fwd.CRDT = c
+		}
+		for range rapid.IntRange(0, 3).Draw(t, "nctx") {
+			m.Fwd.Context = append(m.Fwd.Context, genDot(t, "fctx"))
+		}
+		m.Fwd.Context = version.Normalize(m.Fwd.Context)
+		if rapid.Bool().Draw(t, "hasBefore") {
+			m.Fwd.Before = genObject(t)
+		}
+	}
 	return m
 }
 
@@ -74,7 +97,15 @@ func genMessage(t *rapid.T) Message {
 func equalMessages(a, b Message) bool {
 	return a.Type == b.Type && a.From == b.From && a.To == b.To && a.ID == b.ID &&
 		a.Clock == b.Clock && a.Key == b.Key && a.Found == b.Found && a.Err == b.Err &&
-		object.Equal(a.Object, b.Object)
+		object.Equal(a.Object, b.Object) && a.WallMs == b.WallMs && equalFwd(a.Fwd, b.Fwd)
+}
+
+func equalFwd(a, b *Fwd) bool {
+	if a == nil || b == nil {
+		return (a == nil || a.Op == 0 && len(a.Value) == 0) && (b == nil || b.Op == 0 && len(b.Value) == 0)
+	}
+	return a.Op == b.Op && a.Level == b.Level && a.TTLMs == b.TTLMs && bytes.Equal(a.Value, b.Value) &&
+		slices.Equal(a.Context, b.Context) && bytes.Equal(a.CRDT, b.CRDT) && a.Acks == b.Acks && object.Equal(a.Before, b.Before)
 }
 
 func TestRoundTrip(t *testing.T) {

@@ -28,6 +28,11 @@ const (
 	// SyncReq and SyncResp carry one step of an anti-entropy exchange (see Sync).
 	SyncReq
 	SyncResp
+	// FwdReq asks a replica of Key to coordinate a client request (Fwd) that needs a
+	// replica's local state; FwdResp carries its answer (Object, Found, Err, Fwd.Acks,
+	// Fwd.Before). ID is the forwarding node's request id.
+	FwdReq
+	FwdResp
 	typeCount
 )
 
@@ -50,6 +55,10 @@ func (t Type) String() string {
 		return "SyncReq"
 	case SyncResp:
 		return "SyncResp"
+	case FwdReq:
+		return "FwdReq"
+	case FwdResp:
+		return "FwdResp"
 	}
 	return "Invalid"
 }
@@ -62,7 +71,10 @@ type Message struct {
 	ID   uint64 // request id, unique per sender; echoed by the response
 	// Clock is the sender's HLC reading when it sent the message; the receiver
 	// observes it so that causality carries across nodes.
-	Clock  version.Timestamp
+	Clock version.Timestamp
+	// WallMs is the sender's wall clock (milliseconds) when it sent the message, so
+	// that the receiver can estimate their clock offset; 0 when unknown.
+	WallMs int64
 	Key    object.Key
 	Object object.Object
 	Found  bool
@@ -73,6 +85,8 @@ type Message struct {
 	Err     string // non-empty: the request failed on the replica, with this reason
 	// Sync is the payload of SyncReq and SyncResp.
 	Sync *Sync
+	// Fwd is the payload of FwdReq and FwdResp.
+	Fwd *Fwd
 }
 
 // SyncStep says what an anti-entropy message carries.
