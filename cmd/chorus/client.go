@@ -137,6 +137,9 @@ type clusterView struct {
 		Zone      string            `json:"zone"`
 		Addrs     map[string]string `json:"addrs"`
 		Ownership float64           `json:"ownership"`
+		// Clock offset from the answering node, ms (absent: not measured).
+		ClockOffsetMs *int64 `json:"clock_offset_ms"`
+		ClockSkewed   bool   `json:"clock_skewed"`
 	} `json:"members"`
 }
 
@@ -158,13 +161,20 @@ func clusterCmd() *cobra.Command {
 			}
 			fmt.Printf("Cluster seen by %s (replication factor %d)\n", v.Node, v.ReplicationFactor)
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tZONE\tADDRESS\tOWNS (EFFECTIVE)")
+			fmt.Fprintln(tw, "ID\tSTATUS\tZONE\tADDRESS\tOWNS (EFFECTIVE)\tCLOCK")
 			for _, m := range v.Members {
 				zone := m.Zone
 				if zone == "" {
 					zone = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f%%\n", m.ID, m.Status, zone, m.Addrs["rpc"], 100*m.Ownership)
+				clock := "-"
+				if m.ClockOffsetMs != nil {
+					clock = fmt.Sprintf("%+dms", *m.ClockOffsetMs)
+					if m.ClockSkewed {
+						clock += " SKEWED"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f%%\t%s\n", m.ID, m.Status, zone, m.Addrs["rpc"], 100*m.Ownership, clock)
 			}
 			return tw.Flush()
 		},

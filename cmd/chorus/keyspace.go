@@ -16,6 +16,7 @@ type keyspaceView struct {
 	Resolution        string `json:"resolution,omitempty"`
 	ReplicationFactor int    `json:"replication_factor,omitempty"`
 	ReadRepair        string `json:"read_repair,omitempty"`
+	SiblingCap        int    `json:"sibling_cap,omitempty"`
 }
 
 func keyspaceCmd() *cobra.Command {
@@ -38,7 +39,8 @@ func keyspaceCmd() *cobra.Command {
 		},
 	}
 	addClientFlags(create, f, "")
-	create.Flags().StringVar(&ks.Resolution, "resolution", "", "conflict resolution: lww")
+	create.Flags().StringVar(&ks.Resolution, "resolution", "", "conflict resolution: lww, siblings or merge:NAME (merge:union built in)")
+	create.Flags().IntVar(&ks.SiblingCap, "sibling-cap", 0, "siblings keyspaces: most siblings a key may hold before writes without context fail (default 64)")
 	create.Flags().IntVar(&ks.ReplicationFactor, "replication-factor", 0, "replicas per key (must equal the cluster's)")
 	create.Flags().StringVar(&ks.ReadRepair, "read-repair", "", "read repair: async, blocking or off")
 	lf := &clientFlags{}
@@ -56,9 +58,13 @@ func keyspaceCmd() *cobra.Command {
 				return fmt.Errorf("bad answer from %s: %w", lf.addr, err)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tRESOLUTION\tREPLICATION\tREAD REPAIR")
+			fmt.Fprintln(tw, "NAME\tRESOLUTION\tREPLICATION\tREAD REPAIR\tSIBLING CAP")
 			for _, k := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", k.Name, k.Resolution, k.ReplicationFactor, k.ReadRepair)
+				sc := "-"
+				if k.SiblingCap > 0 {
+					sc = fmt.Sprint(k.SiblingCap)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", k.Name, k.Resolution, k.ReplicationFactor, k.ReadRepair, sc)
 			}
 			return tw.Flush()
 		},

@@ -62,6 +62,12 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.StringVar(&f.readRepair, "read-repair", "async", "default read repair: async, blocking or off")
 	fs.IntVar(&f.cfg.MaxValueBytes, "max-value-bytes", d.MaxValueBytes, "largest value accepted")
 	fs.BoolVar(&f.cfg.FastGossip, "fast-gossip", false, "detect failures faster (for loopback clusters and tests)")
+	fs.DurationVar(&f.cfg.MaxClockSkew, "max-clock-skew", d.MaxClockSkew, "report a peer whose clock differs from this node's by more than this")
+	// Test-only: skew this node's clock, or stamp writes with it alone (naive LWW).
+	fs.DurationVar(&f.cfg.ClockOffset, "test-clock-offset", 0, "TESTS ONLY: add this to the node's clock")
+	fs.BoolVar(&f.cfg.NaiveClock, "test-naive-clock", false, "TESTS ONLY: stamp writes with this node's clock alone (loses causally later writes under skew)")
+	_ = fs.MarkHidden("test-clock-offset")
+	_ = fs.MarkHidden("test-naive-clock")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP port")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")

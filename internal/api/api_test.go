@@ -43,9 +43,10 @@ func TestSiblings(t *testing.T) {
 	}{
 		{"absent", core.Reply{}, nil},
 		{"one", core.Reply{Found: true, Obj: object.Object{Siblings: []object.Sibling{live("x", 1)}}}, nil},
-		{"two live", core.Reply{Found: true, Obj: object.Object{Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, []string{"x", "y"}},
-		{"one live, others not", core.Reply{Found: true, Obj: object.Object{Siblings: []object.Sibling{dead, live("y", 2), expired}}}, nil},
-		{"not found", core.Reply{Obj: object.Object{Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, nil},
+		{"two live", core.Reply{Found: true, Obj: object.Object{Kind: object.KindSiblings, Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, []string{"x", "y"}},
+		{"merged", core.Reply{Found: true, Merged: true, Obj: object.Object{Kind: object.KindSiblings, Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, nil},
+		{"one live, others not", core.Reply{Found: true, Obj: object.Object{Kind: object.KindSiblings, Siblings: []object.Sibling{dead, live("y", 2), expired}}}, nil},
+		{"not found", core.Reply{Obj: object.Object{Kind: object.KindSiblings, Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, nil},
 		{"counter", core.Reply{Found: true, Obj: object.Object{Kind: object.KindCounter, Siblings: []object.Sibling{live("x", 1), live("y", 2)}}}, nil},
 	} {
 		got := Siblings(tc.rep, 10)

@@ -15,6 +15,11 @@ import (
 type MemberInfo struct {
 	membership.Member
 	Ownership float64
+	// ClockOffsetMs is the member's clock minus this node's, as last measured from its
+	// messages (nil: not measured, e.g. this node itself); ClockSkewed says it exceeds
+	// the cluster's --max-clock-skew.
+	ClockOffsetMs *int64
+	ClockSkewed   bool
 }
 
 // Backend is what a client-facing server needs from a node. Safe for concurrent use.
@@ -91,6 +96,8 @@ type Keyspace struct {
 	Resolution        string `json:"resolution"`
 	ReplicationFactor int    `json:"replication_factor"`
 	ReadRepair        string `json:"read_repair"`
+	// SiblingCap bounds the siblings of a key in a siblings keyspace (0: the default).
+	SiblingCap int `json:"sibling_cap,omitempty"`
 }
 
 // KeyspaceAdmin manages keyspaces (cluster-wide settings spread by gossip). A Backend

@@ -8,11 +8,11 @@ import (
 // Siblings returns the values of a get reply's concurrent versions when there are
 // several: every live sibling of a register, in the object's sibling order. It returns
 // nil when the reply holds at most one live version — then Reply.Found and Reply.Value
-// say everything (a CRDT's rendering is in Reply.Value too). Both servers call it so
+// say everything (and a merge keyspace's Reply.Value is the merge of its siblings). Both servers call it so
 // that a conflict is never silently reduced to one value. nowMs (unix milliseconds)
 // decides which siblings have expired.
 func Siblings(rep core.Reply, nowMs int64) [][]byte {
-	if !rep.Found || rep.Obj.Kind != object.KindRegister || len(rep.Obj.Siblings) < 2 {
+	if !rep.Found || rep.Merged || rep.Obj.Kind != object.KindSiblings || len(rep.Obj.Siblings) < 2 {
 		return nil
 	}
 	live := 0
@@ -31,4 +31,19 @@ func Siblings(rep core.Reply, nowMs int64) [][]byte {
 		}
 	}
 	return vals
+}
+
+// CRDTView renders the CRDT a reply holds as {"type": "pncounter", "value": …}, and
+// false when the key does not hold a CRDT.
+func CRDTView(rep core.Reply) (typ string, value []byte, ok bool, err error) {
+	t, isCRDT := rep.Obj.Kind.CRDT()
+	if !isCRDT || !rep.Found {
+		return "", nil, false, nil
+	}
+	v, err := rep.Obj.CRDT()
+	if err != nil || v == nil {
+		return t.String(), nil, true, err
+	}
+	j, err := v.MarshalJSON()
+	return t.String(), j, true, err
 }

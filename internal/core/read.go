@@ -222,7 +222,7 @@ func (c *Core) readReply(nowMs int64, r *readOp) Reply {
 		}
 		rep.Found, rep.Value = true, newest.Value
 		if v, ok := c.mergedValue(c.keyspace(r.req.Key.Keyspace), live); ok {
-			rep.Value = v
+			rep.Value, rep.Merged = v, true
 		}
 	case !r.merged.Kind.IsRegister():
 		rep.Found = true // the API layers render the CRDT from Obj

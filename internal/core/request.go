@@ -162,6 +162,9 @@ type Reply struct {
 	// keyspaces, CRDT updates), that replica's copy before the write: SADD counts the
 	// elements it added from it.
 	Before object.Object
+	// Merged: Value is the keyspace's merge of several live siblings (merge keyspaces),
+	// so the API layers show it as the one value.
+	Merged bool
 	// Copies holds, for OpInspect, each replica's answer, in preference-list order.
 	Copies []ReplicaCopy
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,19 @@ type Config struct {
 	ReadRepair core.ReadRepairMode
 	// MaxKeyBytes and MaxValueBytes bound requests. Defaults 2 KiB and 8 MiB.
 	MaxKeyBytes, MaxValueBytes int
+	// MaxClockSkew: a peer whose clock differs from this node's by more than this is
+	// reported (metric chorus_clock_skewed_messages_total, a log line, `chorus cluster
+	// status`). Default 500ms.
+	MaxClockSkew time.Duration
+	// Mergers are the merge functions keyspaces may name as resolution merge:NAME.
+	// Default: "union" (core.MergeUnion) and whatever was registered with
+	// RegisterMerge.
+	Mergers map[string]core.MergeFunc
+	// ClockOffset is added to this node's clock (tests of clock skew only).
+	ClockOffset time.Duration
+	// NaiveClock stamps writes with this node's clock alone, ignoring what peers'
+	// clocks said: the naive last-write-wins (tests only).
+	NaiveClock bool
 	// FastGossip shortens failure-detection timers (tests and `chorus dev`).
 	FastGossip bool
 
@@ -113,7 +127,37 @@ func DefaultConfig() Config {
 		TombstoneGrace:         4 * time.Hour,
 		MaxKeyBytes:            2048,
 		MaxValueBytes:          8 << 20,
+		MaxClockSkew:           500 * time.Millisecond,
+		Mergers:                Mergers(),
 	}
+}
+
+var (
+	mergeMu  sync.Mutex
+	mergeFns = map[string]core.MergeFunc{"union": core.MergeUnion}
+)
+
+// RegisterMerge makes a merge function available, under name, to keyspaces with
+// resolution merge:NAME on nodes started afterwards in this process. Every node of a
+// cluster must register the same functions. It panics if name is taken or empty.
+func RegisterMerge(name string, f core.MergeFunc) {
+	mergeMu.Lock()
+	defer mergeMu.Unlock()
+	if _, taken := mergeFns[name]; taken || name == "" || f == nil {
+		panic(fmt.Sprintf("node: merge function %q registered twice, or empty", name))
+	}
+	mergeFns[name] = f
+}
+
+// Mergers returns the registered merge functions.
+func Mergers() map[string]core.MergeFunc {
+	mergeMu.Lock()
+	defer mergeMu.Unlock()
+	out := make(map[string]core.MergeFunc, len(mergeFns))
+	for k, v := range mergeFns {
+		out[k] = v
+	}
+	return out
 }
 
 // Validate reports every problem at once.

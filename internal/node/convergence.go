@@ -105,7 +105,7 @@ func (n *Node) Repair(ctx context.Context, keyspace string, progress func(api.Re
 	}
 }
 
-// coreStats sums the shards' published counters.
+// coreStats sums the shards' published counters that Repair and tests read.
 func (n *Node) coreStats() core.Stats {
 	var t core.Stats
 	for _, s := range n.shards {
@@ -114,6 +114,7 @@ func (n *Node) coreStats() core.Stats {
 		t.AERangesDiffering += st.AERangesDiffering
 		t.AEKeysRepaired += st.AEKeysRepaired
 		t.AEBytesSent += st.AEBytesSent
+		t.Forwarded += st.Forwarded
 	}
 	return t
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,13 +116,26 @@ func (n *Node) coreKeyspaces() map[string]core.KeyspaceSettings {
 		if err != nil {
 			mode = n.cfg.ReadRepair
 		}
-		out[ks.Name] = core.KeyspaceSettings{ReadRepair: mode}
+		res, merge, err := core.ParseResolution(ks.Resolution)
+		if err != nil {
+			n.log.Error("keyspace with an unknown resolution; treating it as lww", "keyspace", ks.Name, "resolution", ks.Resolution)
+		}
+		out[ks.Name] = core.KeyspaceSettings{ReadRepair: mode, Resolution: res, Merge: merge, SiblingCap: ks.SiblingCap}
 	}
 	return out
 }
 
 func (n *Node) defaultKeyspace(name string) api.Keyspace {
 	return api.Keyspace{Name: name, Resolution: "lww", ReplicationFactor: n.cfg.ReplicationFactor, ReadRepair: n.cfg.ReadRepair.String()}
+}
+
+func (n *Node) mergerNames() []string {
+	var out []string
+	for name := range n.cfg.Mergers {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Keyspaces lists every keyspace, "default" included, sorted by name.
@@ -141,17 +155,18 @@ func (n *Node) Keyspaces() []api.Keyspace {
 	return out
 }
 
-// PutKeyspace creates or updates a keyspace and spreads the change by gossip.
-// Resolution "lww" is the one implemented so far; a replication factor other than
-// the cluster's is refused (moving data to a new replica set is not built yet).
+// PutKeyspace creates or updates a keyspace and spreads the change by gossip. The
+// resolution is fixed when a keyspace is created (objects already written keep the
+// kind they were written with), and a replication factor other than the cluster's is
+// refused (moving data to a new replica set is not built yet).
 func (n *Node) PutKeyspace(ctx context.Context, ks api.Keyspace) (api.Keyspace, error) {
 	if err := core.ValidateKeyspace(ks.Name); err != nil {
 		return api.Keyspace{}, err
 	}
-	cur := n.defaultKeyspace(ks.Name)
+	cur, exists := n.defaultKeyspace(ks.Name), false
 	for _, e := range n.Keyspaces() {
 		if e.Name == ks.Name {
-			cur = e
+			cur, exists = e, true
 		}
 	}
 	if ks.Resolution == "" {
@@ -163,8 +178,21 @@ func (n *Node) PutKeyspace(ctx context.Context, ks api.Keyspace) (api.Keyspace, 
 	if ks.ReadRepair == "" {
 		ks.ReadRepair = cur.ReadRepair
 	}
-	if ks.Resolution != "lww" {
-		return api.Keyspace{}, fmt.Errorf("%w resolution %q is not available yet: only lww is implemented (siblings and merge rules come with the conflicts work)", core.ErrBadRequest, ks.Resolution)
+	if ks.SiblingCap == 0 {
+		ks.SiblingCap = cur.SiblingCap
+	}
+	res, merge, err := core.ParseResolution(ks.Resolution)
+	if err != nil {
+		return api.Keyspace{}, err
+	}
+	if res == core.ResolutionMerge && n.cfg.Mergers[merge] == nil {
+		return api.Keyspace{}, fmt.Errorf("%w no merge function %q is registered (available: %s)", core.ErrBadRequest, merge, strings.Join(n.mergerNames(), ", "))
+	}
+	if (exists || ks.Name == "default") && ks.Resolution != cur.Resolution {
+		return api.Keyspace{}, fmt.Errorf("%w changing the resolution of keyspace %q from %s to %s is refused: keys already written keep theirs; create a new keyspace", core.ErrBadRequest, ks.Name, cur.Resolution, ks.Resolution)
+	}
+	if ks.SiblingCap < 0 {
+		return api.Keyspace{}, fmt.Errorf("%w sibling_cap must not be negative", core.ErrBadRequest)
 	}
 	if ks.ReplicationFactor != cur.ReplicationFactor {
 		return api.Keyspace{}, fmt.Errorf("%w changing the replication factor of keyspace %q from %d to %d is refused: moving data to a new replica set is not implemented", core.ErrBadRequest, ks.Name, cur.ReplicationFactor, ks.ReplicationFactor)

@@ -15,6 +15,7 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	misrouted     prometheus.Counter
 	storageErrors prometheus.Counter
+	clockOffset   *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Name: "chorus_messages_misrouted_total",
 			Help: "Peer messages addressed to another node id (stale address) and dropped.",
 		}),
+		clockOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chorus_clock_offset_seconds",
+			Help: "A peer's clock minus this node's, from the peer's last messages (includes their transit time).",
+		}, []string{"peer"}),
 		storageErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chorus_storage_commit_errors_total",
 			Help: "Storage commits that failed; their writes were not acknowledged.",
@@ -46,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, healthy)
+	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, m.clockOffset, healthy)
 	registerCoreStats(reg, n)
 	return m
 }
@@ -95,6 +100,14 @@ func registerCoreStats(reg prometheus.Registerer, n *Node) {
 			func(s core.Stats) float64 { return float64(s.AESessionsFinished) }),
 		gauge("chorus_filling_ranges", "Ranges not yet filled by anti-entropy after an empty-disk start (their answers do not count toward R or W).",
 			func(s core.Stats) float64 { return float64(s.FillingRanges) }),
+		counter("chorus_clock_skewed_messages_total", "Messages from a peer whose clock differed from this node's by more than --max-clock-skew.",
+			func(s core.Stats) float64 { return float64(s.SkewedMessages) }),
+		counter("chorus_requests_forwarded_total", "Writes forwarded to a replica of their key because they need its local copy (siblings, CRDTs).",
+			func(s core.Stats) float64 { return float64(s.Forwarded) }),
+		counter("chorus_read_siblings_total", "Live siblings returned by reads; divided by chorus_reads_total, siblings per read.",
+			func(s core.Stats) float64 { return float64(s.SiblingsRead) }),
+		counter("chorus_reads_total", "Reads answered with a value or not-found.",
+			func(s core.Stats) float64 { return float64(s.Reads) }),
 		counter("chorus_tombstones_purged_total", "Tombstones removed after every replica held them and the grace period passed.",
 			func(s core.Stats) float64 { return float64(s.TombstonesPurged) }),
 	)

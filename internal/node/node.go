@@ -19,6 +19,7 @@ import (
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/record"
 	"github.com/chorusdb/chorus/internal/ring"
 	"github.com/chorusdb/chorus/internal/storage"
@@ -31,6 +32,7 @@ import (
 const (
 	metaNodeID  = "node_id"
 	metaMembers = "members"
+	metaActor   = "actor"
 )
 
 // ErrStopped is returned by requests made after Close.
@@ -83,6 +85,12 @@ func Start(cfg Config) (n *Node, err error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.Mergers == nil {
+		cfg.Mergers = Mergers()
+	}
+	if cfg.MaxClockSkew <= 0 {
+		cfg.MaxClockSkew = DefaultConfig().MaxClockSkew
+	}
 	n = &Node{cfg: cfg, log: cfg.Logger, stopping: make(chan struct{}), up: map[string]bool{}}
 	n.healthy.Store(true)
 	started := n // the named result is nil by the time a failed return's defer runs
@@ -134,6 +142,10 @@ func (n *Node) startShards() error {
 		return err
 	}
 	idBase := uint64(time.Now().UnixNano())
+	actor, err := n.resolveActor()
+	if err != nil {
+		return err
+	}
 	for i := 0; i < n.cfg.Shards; i++ {
 		cc := core.DefaultConfig(n.id)
 		cc.Shard, cc.Shards = i, n.cfg.Shards
@@ -147,6 +159,10 @@ func (n *Node) startShards() error {
 		cc.TombstoneGraceMs = n.cfg.TombstoneGrace.Milliseconds()
 		cc.ReadRepair = n.cfg.ReadRepair
 		cc.IDBase = idBase
+		cc.Actor = actor
+		cc.Mergers = n.cfg.Mergers
+		cc.MaxClockSkewMs = n.cfg.MaxClockSkew.Milliseconds()
+		cc.NaiveWallClock = n.cfg.NaiveClock
 		if cc.Filling, err = n.startsFilling(i); err != nil {
 			return err
 		}
@@ -247,6 +263,22 @@ func resolveNodeID(e storage.Engine, cfg Config) (id string, fresh bool, err err
 	}
 	b := &record.Batch{Meta: []record.MetaWrite{{Name: metaNodeID, Value: []byte(id)}}}
 	return id, true, e.Commit(b)
+}
+
+// resolveActor returns the actor id this node writes CRDT entries under: its id and
+// the incarnation of its data directory (made when the directory was created), so
+// that a node whose disk was wiped never continues an old incarnation's entries.
+func (n *Node) resolveActor() (string, error) {
+	v, found, err := n.engine.GetMeta(metaActor)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		return string(v), nil
+	}
+	actor := n.id + "~" + strconv.FormatInt(time.Now().UnixMilli(), 36)
+	b := &record.Batch{Meta: []record.MetaWrite{{Name: metaActor, Value: []byte(actor)}}}
+	return actor, n.engine.Commit(b)
 }
 
 // startsFilling reports whether shard i must fill before it counts: its data directory
@@ -407,11 +439,46 @@ func (n *Node) Members() []api.MemberInfo {
 	r := n.ring
 	n.viewMu.RUnlock()
 	own := r.Ownership(n.cfg.ReplicationFactor)
+	offs := n.ClockOffsets()
 	var out []api.MemberInfo
 	for _, m := range n.view.Members() {
-		out = append(out, api.MemberInfo{Member: m, Ownership: own[m.ID]})
+		mi := api.MemberInfo{Member: m, Ownership: own[m.ID]}
+		if off, ok := offs[m.ID]; ok && m.ID != n.id {
+			mi.ClockOffsetMs = &off
+			mi.ClockSkewed = off > n.cfg.MaxClockSkew.Milliseconds() || -off > n.cfg.MaxClockSkew.Milliseconds()
+		}
+		out = append(out, mi)
 	}
 	return out
+}
+
+// ClockOffsets returns each peer's clock minus this node's, in milliseconds, as last
+// measured by any shard (the one furthest from zero).
+func (n *Node) ClockOffsets() map[string]int64 {
+	out := map[string]int64{}
+	for _, s := range n.shards {
+		s.statsMu.Lock()
+		for p, o := range s.offsets {
+			if cur, ok := out[p]; !ok || abs(o) > abs(cur) {
+				out[p] = o
+			}
+		}
+		s.statsMu.Unlock()
+	}
+	return out
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// Inspect asks every replica of key for its copy (the key inspector).
+func (n *Node) Inspect(ctx context.Context, key object.Key) ([]core.ReplicaCopy, error) {
+	r := n.do(ctx, core.Request{Op: core.OpInspect, Key: key})
+	return r.Copies, r.Err
 }
 
 // hintCapLog logs, at most once a minute per target, that a target's hint cap refused
@@ -428,6 +495,23 @@ func (n *Node) hintCapLog(target string) {
 	n.capLogged[target] = time.Now()
 	n.log.Warn("hint cap reached; writes for this replica are no longer hinted (anti-entropy will repair it)",
 		"target", target, "cap_bytes", n.cfg.HintCapBytes)
+}
+
+// skewLog logs, at most once a minute per peer, that a peer's clock is off by more
+// than --max-clock-skew.
+func (n *Node) skewLog(peer string, offMs int64) {
+	n.capMu.Lock()
+	defer n.capMu.Unlock()
+	key := "clock:" + peer
+	if last, ok := n.capLogged[key]; ok && time.Since(last) < time.Minute {
+		return
+	}
+	if n.capLogged == nil {
+		n.capLogged = map[string]time.Time{}
+	}
+	n.capLogged[key] = time.Now()
+	n.log.Warn("peer clock is skewed beyond --max-clock-skew; last-write-wins order between causally unrelated writes follows the faster clock",
+		"peer", peer, "offset_ms", offMs, "max_skew_ms", n.cfg.MaxClockSkew.Milliseconds())
 }
 
 // Healthy reports whether storage is accepting writes (and, for an engine with a

@@ -39,7 +39,8 @@ type shard struct {
 	n       *Node
 	core    *core.Core
 	statsMu sync.Mutex
-	stats   core.Stats  // copy of the core's counters after the last flush
+	stats   core.Stats       // copy of the core's counters after the last flush
+	offsets map[string]int64 // copy of the core's peer clock offsets, every second
 	filling atomic.Bool // the core is filling after an empty-disk start
 	inbox   chan event
 	waiting map[uint64]*request
@@ -51,6 +52,7 @@ func (s *shard) run() {
 	defer close(s.done)
 	ticker := time.NewTicker(tickInterval)
 	defer ticker.Stop()
+	ticks := 0
 	for {
 		select {
 		case ev := <-s.inbox:
@@ -65,9 +67,12 @@ func (s *shard) run() {
 				}
 			}
 		case <-ticker.C:
-			s.core.Tick(nowMs())
+			s.core.Tick(s.now())
 			if s.core.Ready().Empty() {
 				s.publish() // counters move on ticks too (hint expiry)
+			}
+			if ticks++; ticks%offsetEvery == 0 {
+				s.publishOffsets()
 			}
 		case <-s.n.stopping:
 			s.failWaiting()
@@ -77,7 +82,27 @@ func (s *shard) run() {
 	}
 }
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+// now is the time on this node's clock (with the test-only offset).
+func (s *shard) now() int64 { return time.Now().Add(s.n.cfg.ClockOffset).UnixMilli() }
+
+// offsetEvery is how many ticks pass between copies of the peers' clock offsets.
+const offsetEvery = 100
+
+func (s *shard) publishOffsets() {
+	offs := s.core.ClockOffsets()
+	s.statsMu.Lock()
+	s.offsets = offs
+	s.statsMu.Unlock()
+	if s.n.shards[0] != s {
+		return // one shard logs for the node
+	}
+	for peer, off := range s.n.ClockOffsets() {
+		s.n.metrics.clockOffset.WithLabelValues(peer).Set(float64(off) / 1000)
+		if abs(off) > s.n.cfg.MaxClockSkew.Milliseconds() {
+			s.n.skewLog(peer, off)
+		}
+	}
+}
 
 func (s *shard) step(ev event) {
 	switch {
@@ -85,9 +110,9 @@ func (s *shard) step(ev event) {
 		s.nextReq++
 		ev.req.req.ID = s.nextReq
 		s.waiting[s.nextReq] = ev.req
-		s.core.Submit(nowMs(), ev.req.req)
+		s.core.Submit(s.now(), ev.req.req)
 	case ev.msg != nil:
-		s.core.Receive(nowMs(), *ev.msg)
+		s.core.Receive(s.now(), *ev.msg)
 	case ev.view != nil:
 		s.core.SetView(*ev.view)
 	case ev.call != nil:

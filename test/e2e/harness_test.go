@@ -68,6 +68,12 @@ type cluster struct {
 // every other alive.
 func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
+	return newClusterEach(t, n, func(int) []string { return extra })
+}
+
+// newClusterEach is newCluster with extra arguments chosen per server.
+func newClusterEach(t *testing.T, n int, extraFor func(i int) []string) *cluster {
+	t.Helper()
 	c := &cluster{t: t}
 	ports := testutil.FreePorts(t, 4*n)
 	base := t.TempDir()
@@ -86,7 +92,7 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 			http:   fmt.Sprintf("127.0.0.1:%d", ports[4*i+1]),
 			gossip: fmt.Sprintf("127.0.0.1:%d", ports[4*i+2]),
 			rpc:    fmt.Sprintf("127.0.0.1:%d", ports[4*i+3]),
-			extra:  extra,
+			extra:  extraFor(i),
 		}
 		c.servers = append(c.servers, s)
 	}

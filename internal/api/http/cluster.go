@@ -20,6 +20,10 @@ type clusterMember struct {
 	Zone      string           `json:"zone"`
 	Addrs     membership.Addrs `json:"addrs"`
 	Ownership float64          `json:"ownership"` // share of the ring owned as a primary replica
+	// ClockOffsetMs: the member's clock minus this node's (absent for this node and
+	// members not heard from); ClockSkewed: beyond --max-clock-skew.
+	ClockOffsetMs *int64 `json:"clock_offset_ms,omitempty"`
+	ClockSkewed   bool   `json:"clock_skewed,omitempty"`
 }
 
 // handleCluster: GET /v1/cluster → the members as this node sees them.
@@ -37,6 +41,8 @@ func (s *Server) handleCluster(w http.ResponseWriter, _ *http.Request) {
 			Zone:      m.Zone,
 			Addrs:     m.Addrs,
 			Ownership: m.Ownership,
+			ClockOffsetMs: m.ClockOffsetMs,
+			ClockSkewed:   m.ClockSkewed,
 		})
 	}
 	writeJSON(w, http.StatusOK, body)

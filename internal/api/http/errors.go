@@ -37,6 +37,8 @@ func classify(err error) (status int, code, sentinel string) {
 		return http.StatusRequestEntityTooLarge, "too_large", core.ErrTooLarge.Error()
 	case errors.Is(err, core.ErrWrongType):
 		return http.StatusConflict, "wrong_type", core.ErrWrongType.Error()
+	case errors.Is(err, core.ErrSiblingCap):
+		return http.StatusConflict, "too_many_siblings", core.ErrSiblingCap.Error()
 	case errors.Is(err, core.ErrBadRequest):
 		return http.StatusBadRequest, "bad_request", core.ErrBadRequest.Error()
 	case errors.Is(err, errNotFound):

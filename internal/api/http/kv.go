@@ -52,7 +52,7 @@ func (s *Server) serveKV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nil, fmt.Errorf("%w: %s %s", errMethod, r.Method, r.URL.Path))
 		return
 	}
-	key, err := s.kvKey(r)
+	key, err := s.pathKey(r, kvPrefix)
 	if err != nil {
 		writeError(w, s.cfg.Logger, err)
 		return
@@ -60,14 +60,14 @@ func (s *Server) serveKV(w http.ResponseWriter, r *http.Request) {
 	run(w, r, key)
 }
 
-// kvKey parses /v1/kv/{keyspace}/{key} from the escaped path: the keyspace is the
+// pathKey parses {prefix}{keyspace}/{key} from the escaped path: the keyspace is the
 // first segment, the key all the rest, percent-decoded ("a%2Fb" and "a/b" are the
 // same key). The key must not be empty and fit Limits.MaxKeyBytes.
-func (s *Server) kvKey(r *http.Request) (object.Key, error) {
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), kvPrefix)
+func (s *Server) pathKey(r *http.Request, prefix string) (object.Key, error) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
 	ks, k, ok := strings.Cut(rest, "/")
 	if !ok || k == "" {
-		return object.Key{}, fmt.Errorf("%w missing key: use /v1/kv/{keyspace}/{key}", core.ErrBadRequest)
+		return object.Key{}, fmt.Errorf("%w missing key: use %s{keyspace}/{key}", core.ErrBadRequest, prefix)
 	}
 	keyspace, err1 := url.PathUnescape(ks)
 	key, err2 := url.PathUnescape(k)
@@ -155,9 +155,17 @@ func (s *Server) getKV(w http.ResponseWriter, r *http.Request, key object.Key) {
 		writeError(w, s.cfg.Logger, rep.Err)
 		return
 	}
-	tok := version.EncodeContext(rep.Obj.Context)
+	tok := version.EncodeContext(rep.Obj.FullContext())
 	if tok != "" {
 		w.Header().Set(contextHeader, tok)
+	}
+	if typ, view, ok, err := api.CRDTView(rep); ok {
+		if err != nil {
+			writeError(w, s.cfg.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, crdtResponse{Type: typ, Value: view})
+		return
 	}
 	if sib := api.Siblings(rep, time.Now().UnixMilli()); sib != nil {
 		body := siblingsResponse{Siblings: make([]json.RawMessage, len(sib)), Context: tok}
@@ -190,8 +198,9 @@ func jsonValue(b []byte) json.RawMessage {
 // putKV stores the body, a JSON value of at most Limits.MaxValueBytes.
 func (s *Server) putKV(w http.ResponseWriter, r *http.Request, key object.Key) {
 	lvl, err := level(r, "w", s.cfg.DefaultWriteLevel)
+	var ctx version.Vector
 	if err == nil {
-		_, err = causalContext(r) // validated; see the package doc on causal contexts
+		ctx, err = causalContext(r)
 	}
 	if err != nil {
 		writeError(w, s.cfg.Logger, err)
@@ -202,12 +211,12 @@ func (s *Server) putKV(w http.ResponseWriter, r *http.Request, key object.Key) {
 		writeError(w, s.cfg.Logger, err)
 		return
 	}
-	rep := s.do(r.Context(), core.Request{Op: core.OpPut, Key: key, Value: body, Level: lvl})
+	rep := s.do(r.Context(), core.Request{Op: core.OpPut, Key: key, Value: body, Level: lvl, Context: ctx})
 	if rep.Err != nil {
 		writeError(w, s.cfg.Logger, rep.Err)
 		return
 	}
-	writeJSON(w, http.StatusOK, putResponse{Context: version.EncodeContext(rep.Obj.Context)})
+	writeJSON(w, http.StatusOK, putResponse{Context: version.EncodeContext(rep.Obj.FullContext())})
 }
 
 // readValue reads a PUT body: at most Limits.MaxValueBytes (more is TOOLARGE, and
@@ -233,14 +242,15 @@ func (s *Server) readValue(w http.ResponseWriter, r *http.Request) ([]byte, erro
 // deleteKV deletes the key (a tombstone); 200 whether or not it existed.
 func (s *Server) deleteKV(w http.ResponseWriter, r *http.Request, key object.Key) {
 	lvl, err := level(r, "w", s.cfg.DefaultWriteLevel)
+	var ctx version.Vector
 	if err == nil {
-		_, err = causalContext(r)
+		ctx, err = causalContext(r)
 	}
 	if err != nil {
 		writeError(w, s.cfg.Logger, err)
 		return
 	}
-	rep := s.do(r.Context(), core.Request{Op: core.OpDelete, Key: key, Level: lvl})
+	rep := s.do(r.Context(), core.Request{Op: core.OpDelete, Key: key, Level: lvl, Context: ctx})
 	if rep.Err != nil {
 		writeError(w, s.cfg.Logger, rep.Err)
 		return

@@ -120,6 +120,8 @@ func NewServer(cfg Config) *Server {
 	})
 	s.registerOps()
 	s.registerKeyspaces()
+	s.mux.HandleFunc(crdtPrefix, s.serveCRDT)
+	s.mux.Handle(inspectPrefix, only(http.MethodGet, s.serveInspect))
 	if s.cfg.Extra != nil {
 		s.cfg.Extra(s.mux)
 	}

@@ -235,6 +235,7 @@ func TestSiblingsAndForeignValues(t *testing.T) {
 	d1, d2 := version.Dot{Actor: "a", Counter: 1}, version.Dot{Actor: "b", Counter: 1}
 	ctx := version.Vector{d1, d2}
 	be.SetObject(object.Key{Keyspace: "ks", Key: "two"}, object.Object{
+		Kind: object.KindSiblings,
 		Siblings: []object.Sibling{
 			{Value: []byte(`{"n":1}`), Dot: d1, Timestamp: version.MakeTimestamp(1, 0)},
 			{Value: []byte("not json"), Dot: d2, Timestamp: version.MakeTimestamp(2, 0)},

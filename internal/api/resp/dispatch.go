@@ -52,6 +52,18 @@ func (s *Server) commandTable() map[string]*commandSpec {
 		{name: "getsiblings", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdGetSiblings},
 		{name: "del", arity: -2, firstKey: 1, lastKey: -1, run: s.cmdDel},
 		{name: "exists", arity: -2, firstKey: 1, lastKey: -1, run: s.cmdExists},
+		{name: "setctx", arity: -4, firstKey: 1, lastKey: 1, value: true, run: s.cmdSetCtx},
+		{name: "delctx", arity: 3, firstKey: 1, lastKey: 1, value: true, run: s.cmdDelCtx},
+		{name: "incr", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdIncr},
+		{name: "decr", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdDecr},
+		{name: "incrby", arity: 3, firstKey: 1, lastKey: 1, run: s.cmdIncrBy},
+		{name: "decrby", arity: 3, firstKey: 1, lastKey: 1, run: s.cmdIncrBy},
+		{name: "sadd", arity: -3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSAdd},
+		{name: "srem", arity: -3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSRem},
+		{name: "smembers", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdSMembers},
+		{name: "sismember", arity: 3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSIsMember},
+		{name: "scard", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdSCard},
+		{name: "type", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdType},
 	}
 	m := make(map[string]*commandSpec, len(specs))
 	for _, cs := range specs {

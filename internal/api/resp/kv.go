@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -84,6 +85,8 @@ func (s *Server) cmdGet(c *client, args [][]byte) {
 		c.out = appendError(c.out, rep.Err)
 	case !rep.Found:
 		c.out = redcon.AppendNull(c.out)
+	case !rep.Obj.Kind.IsRegister():
+		c.out = appendError(c.out, wrongTypeCRDT(rep.Obj.Kind))
 	default:
 		if sib := api.Siblings(rep, time.Now().UnixMilli()); sib != nil {
 			c.out = appendError(c.out, fmt.Errorf(
@@ -104,7 +107,11 @@ func (s *Server) cmdGetSiblings(c *client, args [][]byte) {
 		c.out = appendError(c.out, rep.Err)
 		return
 	}
-	ctx := version.EncodeContext(rep.Obj.Context)
+	if !rep.Obj.Kind.IsRegister() {
+		c.out = appendError(c.out, wrongTypeCRDT(rep.Obj.Kind))
+		return
+	}
+	ctx := version.EncodeContext(rep.Obj.FullContext())
 	sib := api.Siblings(rep, time.Now().UnixMilli())
 	switch {
 	case sib != nil:
@@ -126,6 +133,8 @@ func (s *Server) cmdGetSiblings(c *client, args [][]byte) {
 // cmdDel: DEL key… → how many of the keys held a live value. Keys are deleted one
 // after another; the first failure is returned as the reply (earlier keys stay
 // deleted).
+// In a keyspace that keeps siblings, DEL deletes what the coordinating replica holds
+// (use DELCTX to delete exactly what a GETSIBLINGS saw).
 func (s *Server) cmdDel(c *client, args [][]byte) {
 	s.count(c, args[1:], core.OpDelete, c.writeLevel)
 }
@@ -140,7 +149,10 @@ func (s *Server) cmdExists(c *client, args [][]byte) {
 func (s *Server) count(c *client, keys [][]byte, op core.Op, level core.Level) {
 	n := 0
 	for _, k := range keys {
-		rep := s.do(core.Request{Op: op, Key: c.key(k), Level: level})
+		rep := s.do(core.Request{Op: op, Key: c.key(k), Level: level, DeleteSeen: op == core.OpDelete})
+		if op == core.OpDelete && errors.Is(rep.Err, core.ErrWrongType) {
+			rep = s.clearCRDT(c, k) // DEL of a counter or set clears what it observed
+		}
 		if rep.Err != nil {
 			c.out = appendError(c.out, rep.Err)
 			return

@@ -121,7 +121,7 @@ func TestCommandsRaw(t *testing.T) {
 		{[]string{"HELLO", "2", "AUTH", "u", "p"}, "-ERR AUTH is not supported: this server has no passwords\r\n"},
 		{[]string{"COMMAND"}, "*0\r\n"},
 		{[]string{"COMMAND", "DOCS"}, "*0\r\n"},
-		{[]string{"COMMAND", "COUNT"}, ":16\r\n"},
+		{[]string{"COMMAND", "COUNT"}, ":28\r\n"},
 		{[]string{"CONFIG", "GET", "save"}, array(bulk("save"), bulk(""))},
 		{[]string{"CONFIG", "GET", "APPENDONLY", "nosuch"}, array(bulk("appendonly"), bulk("no"))},
 		{[]string{"CONFIG", "SET", "save", ""}, "-ERR only CONFIG GET parameter… is supported; Chorus is configured by flags\r\n"},
@@ -316,6 +316,7 @@ func TestSiblings(t *testing.T) {
 	d1, d2 := version.Dot{Actor: "a", Counter: 1}, version.Dot{Actor: "b", Counter: 1}
 	ctx := version.Vector{d1, d2}
 	be.SetObject(object.Key{Keyspace: "default", Key: "two"}, object.Object{
+		Kind: object.KindSiblings,
 		Siblings: []object.Sibling{
 			{Value: []byte("left"), Dot: d1, Timestamp: version.MakeTimestamp(1, 0)},
 			{Value: []byte("right"), Dot: d2, Timestamp: version.MakeTimestamp(2, 0)},
@@ -323,6 +324,7 @@ func TestSiblings(t *testing.T) {
 		Context: ctx,
 	})
 	be.SetObject(object.Key{Keyspace: "default", Key: "one"}, object.Object{
+		Kind: object.KindSiblings,
 		Siblings: []object.Sibling{
 			{Dot: d1, Timestamp: version.MakeTimestamp(1, 0), Tombstone: true},
 			{Value: []byte("only"), Dot: d2, Timestamp: version.MakeTimestamp(2, 0)},
@@ -487,6 +489,12 @@ func TestShutdownDeadline(t *testing.T) {
 	defer cancel()
 	if err := be.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	// The in-flight GET may be answered TIMEOUT (its context was cancelled) before the
+	// connection closes, depending on which goroutine runs first; never with a value.
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := c.br.ReadString('\n'); err == nil && !strings.HasPrefix(line, "-TIMEOUT") {
+		t.Fatalf("in-flight GET answered %q at the shutdown deadline", line)
 	}
 	c.expectClosed()
 	<-be.errc

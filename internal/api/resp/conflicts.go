@@ -1,0 +1,280 @@
+package resp
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/chorusdb/chorus/internal/api"
+	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/crdt"
+	"github.com/chorusdb/chorus/internal/object"
+	"github.com/chorusdb/chorus/internal/version"
+)
+
+// The commands of conflict handling: writes that carry a causal context, and the
+// CRDT commands (PN-counters and OR-sets) with Redis's names.
+
+func wrongTypeCRDT(k object.Kind) error {
+	return fmt.Errorf("%w Operation against a key holding the wrong kind of value (a %s)", core.ErrWrongType, k)
+}
+
+// parseContext decodes a context token as GETSIBLINGS returns it ("" for none).
+func parseContext(b []byte) (version.Vector, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	v, err := version.DecodeContext(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w malformed context token", core.ErrBadRequest)
+	}
+	return v, nil
+}
+
+// cmdSetCtx: SETCTX key context value [EX seconds | PX milliseconds] → +OK. The write
+// replaces exactly the versions the context (from GETSIBLINGS) covers.
+func (s *Server) cmdSetCtx(c *client, args [][]byte) {
+	ctx, err := parseContext(args[2])
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return
+	}
+	ttlMs, err := parseSetOptions(args[4:])
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return
+	}
+	rep := s.do(core.Request{Op: core.OpPut, Key: c.key(args[1]), Value: bytes.Clone(args[3]), TTLMs: ttlMs, Level: c.writeLevel, Context: ctx})
+	if rep.Err != nil {
+		c.out = appendError(c.out, rep.Err)
+		return
+	}
+	c.out = redcon.AppendOK(c.out)
+}
+
+// cmdDelCtx: DELCTX key context → 1 if a replica held a live value, else 0. It
+// deletes exactly the versions the context covers.
+func (s *Server) cmdDelCtx(c *client, args [][]byte) {
+	ctx, err := parseContext(args[2])
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return
+	}
+	rep := s.do(core.Request{Op: core.OpDelete, Key: c.key(args[1]), Level: c.writeLevel, Context: ctx})
+	switch {
+	case rep.Err != nil:
+		c.out = appendError(c.out, rep.Err)
+	case rep.Found:
+		c.out = redcon.AppendInt(c.out, 1)
+	default:
+		c.out = redcon.AppendInt(c.out, 0)
+	}
+}
+
+// update applies a CRDT operation and returns the reply, or appends the error and
+// returns false.
+func (s *Server) update(c *client, key []byte, op crdt.Op) (core.Reply, bool) {
+	rep := s.do(core.Request{Op: core.OpUpdate, Key: c.key(key), Level: c.writeLevel, CRDT: op})
+	if rep.Err != nil {
+		c.out = appendError(c.out, rep.Err)
+		return rep, false
+	}
+	return rep, true
+}
+
+// counterValue reads a PN-counter from a reply (0 when absent).
+func counterValue(rep core.Reply) (int64, error) {
+	if !rep.Found || rep.Obj.IsZero() {
+		return 0, nil
+	}
+	if rep.Obj.Kind != object.KindCounter {
+		return 0, wrongTypeCRDT(rep.Obj.Kind)
+	}
+	v, err := rep.Obj.CRDT()
+	if err != nil {
+		return 0, err
+	}
+	return v.(*crdt.PNCounter).Value(), nil
+}
+
+// orSet reads an OR-set from a reply (nil when absent).
+func orSet(rep core.Reply) (*crdt.ORSet, error) {
+	if !rep.Found || rep.Obj.IsZero() {
+		return crdt.NewORSet(), nil
+	}
+	if rep.Obj.Kind != object.KindSet {
+		return nil, wrongTypeCRDT(rep.Obj.Kind)
+	}
+	v, err := rep.Obj.CRDT()
+	if err != nil {
+		return nil, err
+	}
+	return v.(*crdt.ORSet), nil
+}
+
+// incrBy: INCR, DECR, INCRBY and DECRBY → the counter's value after the increment, as
+// the replica that applied it sees it.
+func (s *Server) incrBy(c *client, key []byte, delta int64) {
+	rep, ok := s.update(c, key, crdt.Op{Type: crdt.TypePNCounter, Action: crdt.ActIncrement, Delta: delta})
+	if !ok {
+		return
+	}
+	rep.Found = true
+	n, err := counterValue(rep)
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return
+	}
+	c.out = redcon.AppendInt(c.out, n)
+}
+
+func (s *Server) cmdIncr(c *client, args [][]byte) { s.incrBy(c, args[1], 1) }
+func (s *Server) cmdDecr(c *client, args [][]byte) { s.incrBy(c, args[1], -1) }
+
+func (s *Server) cmdIncrBy(c *client, args [][]byte) {
+	n, ok := parseInt64(args[2])
+	if !ok {
+		c.out = appendError(c.out, fmt.Errorf("%w value is not an integer or out of range", core.ErrBadRequest))
+		return
+	}
+	if is(args[0], "DECRBY") {
+		if n == -n && n != 0 { // math.MinInt64 cannot be negated
+			c.out = appendError(c.out, fmt.Errorf("%w decrement would overflow", core.ErrBadRequest))
+			return
+		}
+		n = -n
+	}
+	s.incrBy(c, args[1], n)
+}
+
+// cmdSAdd: SADD key member… → how many members were not in the set before, as the
+// applying replica saw it.
+func (s *Server) cmdSAdd(c *client, args [][]byte) { s.setChange(c, args, crdt.ActAdd) }
+
+// cmdSRem: SREM key member… → how many members were removed (observed-remove: an add
+// this replica has not seen survives).
+func (s *Server) cmdSRem(c *client, args [][]byte) { s.setChange(c, args, crdt.ActRemove) }
+
+func (s *Server) setChange(c *client, args [][]byte, act crdt.Action) {
+	elems := make([]string, len(args)-2)
+	for i, a := range args[2:] {
+		elems[i] = string(a)
+	}
+	rep, ok := s.update(c, args[1], crdt.Op{Type: crdt.TypeORSet, Action: act, Elems: elems})
+	if !ok {
+		return
+	}
+	before, err := orSet(core.Reply{Found: true, Obj: rep.Before})
+	if err != nil {
+		before = crdt.NewORSet() // the key held a dead register
+	}
+	n, seen := 0, map[string]bool{}
+	for _, e := range elems {
+		if seen[e] {
+			continue
+		}
+		seen[e] = true
+		if before.Contains(e) != (act == crdt.ActAdd) {
+			n++
+		}
+	}
+	c.out = redcon.AppendInt(c.out, int64(n))
+}
+
+// readSet reads key's OR-set at the connection's read level, or appends the error.
+func (s *Server) readSet(c *client, key []byte) (*crdt.ORSet, bool) {
+	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(key), Level: c.readLevel})
+	if rep.Err != nil {
+		c.out = appendError(c.out, rep.Err)
+		return nil, false
+	}
+	if rep.Found && rep.Obj.Kind.IsRegister() {
+		c.out = appendError(c.out, fmt.Errorf("%w Operation against a key holding the wrong kind of value", core.ErrWrongType))
+		return nil, false
+	}
+	set, err := orSet(rep)
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return nil, false
+	}
+	return set, true
+}
+
+// cmdSMembers: SMEMBERS key → the members, sorted.
+func (s *Server) cmdSMembers(c *client, args [][]byte) {
+	set, ok := s.readSet(c, args[1])
+	if !ok {
+		return
+	}
+	elems := set.Elements()
+	c.out = redcon.AppendArray(c.out, len(elems))
+	for _, e := range elems {
+		c.out = redcon.AppendBulkString(c.out, e)
+	}
+}
+
+// cmdSIsMember: SISMEMBER key member → 1 or 0.
+func (s *Server) cmdSIsMember(c *client, args [][]byte) {
+	set, ok := s.readSet(c, args[1])
+	if !ok {
+		return
+	}
+	n := 0
+	if set.Contains(string(args[2])) {
+		n = 1
+	}
+	c.out = redcon.AppendInt(c.out, int64(n))
+}
+
+// cmdSCard: SCARD key → the number of members.
+func (s *Server) cmdSCard(c *client, args [][]byte) {
+	set, ok := s.readSet(c, args[1])
+	if !ok {
+		return
+	}
+	c.out = redcon.AppendInt(c.out, int64(set.Len()))
+}
+
+// cmdType: TYPE key → none, string, counter, set or the CRDT type's name.
+func (s *Server) cmdType(c *client, args [][]byte) {
+	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(args[1]), Level: c.readLevel})
+	switch {
+	case rep.Err != nil:
+		c.out = appendError(c.out, rep.Err)
+	case !rep.Found:
+		c.out = redcon.AppendString(c.out, "none")
+	case rep.Obj.Kind.IsRegister():
+		c.out = redcon.AppendString(c.out, "string")
+	case rep.Obj.Kind == object.KindSet:
+		c.out = redcon.AppendString(c.out, "set")
+	default:
+		c.out = redcon.AppendString(c.out, rep.Obj.Kind.String())
+	}
+}
+
+
+// clearCRDT empties the CRDT key holds, as the replica applying it observes it (a
+// counter gets minus its value, a set loses its elements; concurrent additions
+// survive). Found says whether it held anything.
+func (s *Server) clearCRDT(c *client, key []byte) core.Reply {
+	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(key), Level: c.readLevel})
+	if rep.Err != nil {
+		return rep
+	}
+	t, ok := rep.Obj.Kind.CRDT()
+	if !ok {
+		return core.Reply{Err: fmt.Errorf("%w the key changed type during DEL", core.ErrWrongType)}
+	}
+	op := crdt.Op{Type: t, Action: crdt.ActClear}
+	if err := op.Validate(); err != nil {
+		return core.Reply{Err: fmt.Errorf("%w a %s cannot be deleted (it only grows)", core.ErrWrongType, t)}
+	}
+	upd := s.do(core.Request{Op: core.OpUpdate, Key: c.key(key), Level: c.writeLevel, CRDT: op})
+	if upd.Err != nil {
+		return upd
+	}
+	_, view, _, _ := api.CRDTView(core.Reply{Found: true, Obj: upd.Before})
+	upd.Found = len(view) > 0 && string(view) != "0" && string(view) != "[]" && string(view) != "{}"
+	return upd
+}
