@@ -599,6 +599,10 @@ func (c *Core) purgeTombstones(nowMs int64) {
 	var purge []bucketEntry
 	c.scanOwn(func(key object.Key, obj object.Object, h uint64) {
 		dead, ok := obj.Dead(nowMs)
+		if ok && c.bug(BugEarlyTombstoneGC) {
+			purge = append(purge, bucketEntry{key: key, obj: obj})
+			return
+		}
 		if !ok || nowMs-dead < c.cfg.TombstoneGraceMs {
 			return
 		}

@@ -67,6 +67,8 @@ type Config struct {
 	// of peers: the naive last-write-wins that loses causally later writes under clock
 	// skew. For tests and the simulator only.
 	NaiveWallClock bool
+	// Bug runs a deliberately broken variant (simulator only; see Bug).
+	Bug Bug
 }
 
 // MaxShards is the most shards a node may run (hint ids hold the shard in 6 bits).

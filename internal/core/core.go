@@ -251,7 +251,7 @@ func (c *Core) reply(r Reply) {
 // anything this node stamps after hearing from the peer orders after what the peer had
 // stamped), and the offset from this node's clock is tracked for the skew report.
 func (c *Core) observeClock(nowMs int64, m wire.Message) {
-	if m.Clock != 0 && !c.cfg.NaiveWallClock {
+	if m.Clock != 0 && !c.cfg.NaiveWallClock && !c.bug(BugWallclockLWW) {
 		c.hlc.Observe(m.Clock, nowMs)
 		c.persistHLC()
 	}

@@ -119,10 +119,14 @@ func (s KeyspaceSettings) siblingCap() int {
 func (c *Core) SetKeyspaces(ks map[string]KeyspaceSettings) { c.keyspaces = ks }
 
 func (c *Core) keyspace(name string) KeyspaceSettings {
-	if s, ok := c.keyspaces[name]; ok {
-		return s
+	s, ok := c.keyspaces[name]
+	if !ok {
+		s = KeyspaceSettings{ReadRepair: c.cfg.ReadRepair}
 	}
-	return KeyspaceSettings{ReadRepair: c.cfg.ReadRepair}
+	if c.bug(BugNoReadRepair) {
+		s.ReadRepair = ReadRepairOff
+	}
+	return s
 }
 
 func repairEntry(key object.Key, stale string, nowMs int64) record.Repair {

@@ -196,7 +196,7 @@ func (c *Core) localObject(nowMs int64, req Request) (obj, before object.Object,
 	for _, b := range before.Siblings {
 		// A sibling the client saw is replaced; so is one holding the very value this
 		// write stores (a retry), so that retries cannot multiply siblings.
-		if ctx.Contains(b.Dot) || (!s.Tombstone && !b.Tombstone && b.ExpiresAt == s.ExpiresAt && bytes.Equal(b.Value, s.Value)) {
+		if ctx.Contains(b.Dot) || c.bug(BugDropSiblings) || (!s.Tombstone && !b.Tombstone && b.ExpiresAt == s.ExpiresAt && bytes.Equal(b.Value, s.Value)) {
 			obj.Context = obj.Context.Add(b.Dot)
 			continue
 		}

@@ -45,7 +45,7 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 		return
 	}
 	w.need = req.Level.Required(c.cfg.ReplicationFactor)
-	if req.Level != Any {
+	if req.Level != Any && !c.bug(BugSloppyQuorum) {
 		if err := c.checkAvailable(req.Level, w.need, up); err != nil {
 			c.reply(Reply{ID: req.ID, Err: err})
 			return
@@ -199,7 +199,8 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 func (c *Core) maybeFinishWrite(w *writeOp) {
 	if !w.replied {
 		switch {
-		case w.acks >= w.need || (w.req.Level == Any && w.acks+w.hints >= 1):
+		case w.acks >= w.need || (w.req.Level == Any && w.acks+w.hints >= 1) ||
+			(c.bug(BugSloppyQuorum) && w.acks+w.hints >= w.need && w.acks >= 1):
 			w.replied = true
 			c.reply(Reply{ID: w.req.ID, Found: w.found, Acks: w.acks, Obj: w.obj, Before: w.before})
 		case w.req.Level == Any && w.sent == w.answered:
@@ -241,7 +242,7 @@ func (c *Core) writeTimedOut(nowMs int64, w *writeOp) {
 
 // hintFor stores a hint for replica i of a write, once.
 func (c *Core) hintFor(nowMs int64, w *writeOp, i int) {
-	if w.hinted[i] || w.acked[i] || w.replicas[i] == c.cfg.NodeID {
+	if w.hinted[i] || w.acked[i] || w.replicas[i] == c.cfg.NodeID || c.bug(BugNoHints) {
 		return
 	}
 	if c.storeHint(nowMs, w.replicas[i], w.req.Key, w.obj) {
