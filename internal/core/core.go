@@ -88,9 +88,9 @@ type Core struct {
 	filled     map[int]bool // ranges filled so far
 	nextFillAt int64
 
-	fwds          map[uint64]*fwdOp     // requests forwarded to a replica, by id
-	fwdSeen       map[fwdKey]int64      // forwarded requests taken, until when a duplicate may come
-	proxied       map[uint64]proxyOp    // forwarded requests being coordinated here
+	fwds          map[uint64]*fwdOp  // requests forwarded to a replica, by id
+	fwdSeen       map[fwdKey]int64   // forwarded requests taken, until when a duplicate may come
+	proxied       map[uint64]proxyOp // forwarded requests being coordinated here
 	nextFwdExpiry int64
 	inspects      map[uint64]*inspectOp // key inspections in progress
 	offsets       map[string]int64      // peer clock minus ours, ms, from its last message

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +11,7 @@ import (
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/membership"
 	"github.com/chorusdb/chorus/internal/transport"
+	"github.com/chorusdb/chorus/merge"
 )
 
 // Config configures a node. DefaultConfig gives each field's default; a zero field is
@@ -81,8 +81,7 @@ type Config struct {
 	// status`). Default 500ms.
 	MaxClockSkew time.Duration
 	// Mergers are the merge functions keyspaces may name as resolution merge:NAME.
-	// Default: "union" (core.MergeUnion) and whatever was registered with
-	// RegisterMerge.
+	// Default: those registered with package merge ("union" built in).
 	Mergers map[string]core.MergeFunc
 	// ClockOffset is added to this node's clock (tests of clock skew only).
 	ClockOffset time.Duration
@@ -132,30 +131,13 @@ func DefaultConfig() Config {
 	}
 }
 
-var (
-	mergeMu  sync.Mutex
-	mergeFns = map[string]core.MergeFunc{"union": core.MergeUnion}
-)
-
-// RegisterMerge makes a merge function available, under name, to keyspaces with
-// resolution merge:NAME on nodes started afterwards in this process. Every node of a
-// cluster must register the same functions. It panics if name is taken or empty.
-func RegisterMerge(name string, f core.MergeFunc) {
-	mergeMu.Lock()
-	defer mergeMu.Unlock()
-	if _, taken := mergeFns[name]; taken || name == "" || f == nil {
-		panic(fmt.Sprintf("node: merge function %q registered twice, or empty", name))
-	}
-	mergeFns[name] = f
-}
-
-// Mergers returns the registered merge functions.
+// Mergers returns the merge functions registered with package merge (github.com/
+// chorusdb/chorus/merge), "union" included.
 func Mergers() map[string]core.MergeFunc {
-	mergeMu.Lock()
-	defer mergeMu.Unlock()
-	out := make(map[string]core.MergeFunc, len(mergeFns))
-	for k, v := range mergeFns {
-		out[k] = v
+	out := map[string]core.MergeFunc{}
+	for _, name := range merge.Names() {
+		f, _ := merge.Lookup(name)
+		out[name] = core.MergeFunc(f)
 	}
 	return out
 }

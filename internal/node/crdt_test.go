@@ -90,9 +90,9 @@ func TestInProcessCRDTsUnderPartitions(t *testing.T) {
 	c.net.SetDuplicateRate(0.2)
 	c.net.SetDelay(0, 2*time.Millisecond)
 	var (
-		mu                sync.Mutex
-		acked, unknown    int64
-		added, removed    = map[string]bool{}, map[string]bool{}
+		mu                   sync.Mutex
+		acked, unknown       int64
+		added, removed       = map[string]bool{}, map[string]bool{}
 		addUnknown, remTried = map[string]bool{}, map[string]bool{}
 	)
 	stop := make(chan struct{})

@@ -41,7 +41,7 @@ type shard struct {
 	statsMu sync.Mutex
 	stats   core.Stats       // copy of the core's counters after the last flush
 	offsets map[string]int64 // copy of the core's peer clock offsets, every second
-	filling atomic.Bool // the core is filling after an empty-disk start
+	filling atomic.Bool      // the core is filling after an empty-disk start
 	inbox   chan event
 	waiting map[uint64]*request
 	nextReq uint64

@@ -36,11 +36,11 @@ func (s *Server) handleCluster(w http.ResponseWriter, _ *http.Request) {
 	}
 	for _, m := range members {
 		body.Members = append(body.Members, clusterMember{
-			ID:        m.ID,
-			Status:    m.Status.String(),
-			Zone:      m.Zone,
-			Addrs:     m.Addrs,
-			Ownership: m.Ownership,
+			ID:            m.ID,
+			Status:        m.Status.String(),
+			Zone:          m.Zone,
+			Addrs:         m.Addrs,
+			Ownership:     m.Ownership,
 			ClockOffsetMs: m.ClockOffsetMs,
 			ClockSkewed:   m.ClockSkewed,
 		})

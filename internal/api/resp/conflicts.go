@@ -253,7 +253,6 @@ func (s *Server) cmdType(c *client, args [][]byte) {
 	}
 }
 
-
 // clearCRDT empties the CRDT key holds, as the replica applying it observes it (a
 // counter gets minus its value, a set loses its elements; concurrent additions
 // survive). Found says whether it held anything.
