@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chorusdb/chorus/internal/api"
+	"github.com/chorusdb/chorus/internal/api/http/console"
 	"github.com/chorusdb/chorus/internal/core"
 )
 
@@ -118,6 +119,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.cfg.Logger, fmt.Errorf("%w: no route for %s %s", errNotFound, r.Method, r.URL.Path))
 	})
+	s.mux.Handle(console.Prefix, console.Handler(s.cfg.Backend)) // the web console, /ui/
 	s.registerOps()
 	s.registerKeyspaces()
 	s.mux.HandleFunc(crdtPrefix, s.serveCRDT)
