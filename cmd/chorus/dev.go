@@ -92,7 +92,7 @@ func startDevCluster(n int, dir string, adjust func(*node.Config)) ([]*process, 
 	for i := 0; i < n; i++ {
 		c := devConfig(i, n, dir)
 		adjust(&c)
-		p, err := startProcess(c, false)
+		p, err := startProcess(c, processOpts{})
 		if err != nil {
 			return procs, fmt.Errorf("%s: %w", c.NodeID, err)
 		}

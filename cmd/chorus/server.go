@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,7 @@ import (
 	"github.com/chorusdb/chorus/internal/api/resp"
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/node"
+	"github.com/chorusdb/chorus/internal/tlsutil"
 )
 
 // serverFlags are the settings of one node, as flags (see CONTRACT.md).
@@ -32,6 +35,16 @@ type serverFlags struct {
 	pprof      bool
 	logLevel   string
 	logFormat  string
+	security   securityFlags
+}
+
+// securityFlags are the TLS and authentication settings.
+type securityFlags struct {
+	cert, key, ca string   // node certificate, key and CA bundle
+	clientTLS     bool     // serve RESP and HTTP over TLS too
+	gossipKeys    []string // base64 keys, the first encrypts
+	password      string   // token of the default user
+	usersFile     string   // "user token" lines
 }
 
 func addServerFlags(cmd *cobra.Command, f *serverFlags) {
@@ -69,6 +82,14 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	_ = fs.MarkHidden("test-clock-offset")
 	_ = fs.MarkHidden("test-naive-clock")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP port")
+	fs.StringVar(&f.cfg.ClusterName, "cluster-name", d.ClusterName, "cluster name: labels gossip, and peers' certificates must carry it")
+	fs.StringVar(&f.security.cert, "tls-cert", "", "node certificate (PEM): with --tls-key and --tls-ca, node-to-node traffic uses mutual TLS")
+	fs.StringVar(&f.security.key, "tls-key", "", "private key of --tls-cert")
+	fs.StringVar(&f.security.ca, "tls-ca", "", "CA bundle (PEM) that peers' certificates must chain to; may hold an old and a new CA during a rotation")
+	fs.BoolVar(&f.security.clientTLS, "client-tls", false, "serve RESP and HTTP over TLS with --tls-cert")
+	fs.StringSliceVar(&f.security.gossipKeys, "gossip-key", nil, "base64 AES keys (16, 24 or 32 bytes) encrypting gossip, comma-separated; the first encrypts, all decrypt")
+	fs.StringVar(&f.security.password, "auth-password", "", "require clients to authenticate: the token of user \"default\" (RESP AUTH password, HTTP Bearer)")
+	fs.StringVar(&f.security.usersFile, "auth-users", "", "file of \"user token\" lines: named users for RESP AUTH user token and HTTP Bearer user:token")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -95,7 +116,12 @@ func serverCmd() *cobra.Command {
 			if !cmd.Flags().Changed("tombstone-grace") && f.cfg.TombstoneGrace <= f.cfg.HintTTL {
 				f.cfg.TombstoneGrace = f.cfg.HintTTL + time.Hour
 			}
-			p, err := startProcess(f.cfg, f.pprof)
+			opts, err := f.security.apply(&f.cfg)
+			if err != nil {
+				return err
+			}
+			opts.pprof = f.pprof
+			p, err := startProcess(f.cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -138,9 +164,72 @@ type process struct {
 	failed chan error // a server stopped on its own
 }
 
+// processOpts are the settings of the client-facing servers.
+type processOpts struct {
+	pprof     bool
+	clientTLS *tls.Config // RESP and HTTP over TLS
+	auth      *api.Auth   // clients must authenticate
+}
+
+// apply checks the security flags, sets the node's TLS and gossip keys, and returns
+// the client servers' settings.
+func (s securityFlags) apply(cfg *node.Config) (processOpts, error) {
+	var opts processOpts
+	if (s.cert == "") != (s.key == "") {
+		return opts, errors.New("--tls-cert and --tls-key go together")
+	}
+	if s.ca != "" && s.cert == "" {
+		return opts, errors.New("--tls-ca needs --tls-cert and --tls-key (node-to-node TLS is mutual)")
+	}
+	if s.clientTLS && s.cert == "" {
+		return opts, errors.New("--client-tls needs --tls-cert and --tls-key")
+	}
+	if s.cert != "" && s.ca == "" && !s.clientTLS {
+		return opts, errors.New("--tls-cert is used with --tls-ca (mutual TLS between nodes) and/or --client-tls")
+	}
+	if s.cert != "" {
+		src, err := tlsutil.NewSource(tlsutil.Files{Cert: s.cert, Key: s.key, CA: s.ca}, cfg.ClusterName)
+		if err != nil {
+			return opts, err
+		}
+		if s.ca != "" {
+			cfg.PeerTLS = src
+		}
+		if s.clientTLS {
+			opts.clientTLS = src.ClientServer()
+		}
+	}
+	for i, k := range s.gossipKeys {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
+		if err != nil {
+			return opts, fmt.Errorf("--gossip-key %d is not base64: %w", i+1, err)
+		}
+		cfg.GossipKeys = append(cfg.GossipKeys, key)
+	}
+	users := map[string]string{}
+	if s.usersFile != "" {
+		var err error
+		if users, err = api.LoadUsers(s.usersFile); err != nil {
+			return opts, fmt.Errorf("--auth-users: %w", err)
+		}
+	}
+	if s.password != "" {
+		if _, dup := users[api.DefaultUser]; dup {
+			return opts, fmt.Errorf("--auth-password and user %q in --auth-users both set the default user", api.DefaultUser)
+		}
+		users[api.DefaultUser] = s.password
+	}
+	auth, err := api.NewAuth(users)
+	if err != nil {
+		return opts, err
+	}
+	opts.auth = auth
+	return opts, nil
+}
+
 // startProcess listens on the client ports (failing fast if taken), starts the node,
 // then serves RESP and HTTP.
-func startProcess(cfg node.Config, withPprof bool) (*process, error) {
+func startProcess(cfg node.Config, opts processOpts) (*process, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err // settings first: a bad flag is reported before any port is taken
 	}
@@ -166,7 +255,11 @@ func startProcess(cfg node.Config, withPprof bool) (*process, error) {
 	p := &process{node: n, failed: make(chan error, 2)}
 	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second})
 	hc := httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling}
-	if withPprof {
+	hc.Auth = opts.auth
+	if opts.clientTLS != nil {
+		respL, httpL = tls.NewListener(respL, opts.clientTLS), tls.NewListener(httpL, opts.clientTLS)
+	}
+	if opts.pprof {
 		hc.Extra = func(mux *http.ServeMux) {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

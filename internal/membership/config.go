@@ -64,6 +64,14 @@ type GossipConfig struct {
 	// Timing overrides the failure-detection and gossip timing; each zero field
 	// takes its value from the profile Fast selects.
 	Timing Timing
+	// Cluster, if not empty, labels every gossip packet and stream: a node of
+	// another cluster (another label) is not heard.
+	Cluster string
+	// Keys, if not empty, encrypt and authenticate gossip (AES-GCM; keys of 16, 24 or
+	// 32 bytes). The first encrypts; all of them are tried to decrypt, so a key can be
+	// rotated without a partition: add the new key second on every node, then move it
+	// first, then drop the old one. A node without a matching key cannot join.
+	Keys [][]byte
 }
 
 // Timing holds the intervals that trade detection speed against traffic and false
@@ -291,6 +299,11 @@ func (c GossipConfig) Validate() error {
 	if err := checkMetaSize(c.Zone, c.Addrs); err != nil {
 		errs = append(errs, err)
 	}
+	for i, k := range c.Keys {
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			errs = append(errs, fmt.Errorf("gossip key %d is %d bytes; it must be 16, 24 or 32 (AES-128, -192 or -256)", i+1, l))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -341,5 +354,13 @@ func memberlistConfig(c GossipConfig, t Timing, ip string, port int, d *delegate
 	mc.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 	mc.Delegate, mc.Events, mc.Ping, mc.Merge, mc.Conflict = d, d, d, d, d
 	mc.Logger = log.New(logOut, "", 0)
+	mc.Label = c.Cluster
+	if len(c.Keys) > 0 {
+		kr, err := memberlist.NewKeyring(c.Keys, c.Keys[0])
+		if err == nil { // Validate checked the keys
+			mc.Keyring = kr
+			mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+		}
+	}
 	return mc
 }

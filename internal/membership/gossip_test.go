@@ -615,3 +615,45 @@ func rounded(ds []time.Duration) []time.Duration {
 	}
 	return out
 }
+
+// TestGossipEncryptionAndClusterLabel: members sharing a gossip key and cluster name
+// see each other; a node with another key, no key, or another cluster name is never
+// heard; a key ring that holds the peers' key (a rotation in progress) still joins.
+func TestGossipEncryptionAndClusterLabel(t *testing.T) {
+	k1, k2 := []byte("0123456789abcdef"), []byte("fedcba9876543210")
+	cfg := func(id, cluster string, keys ...[]byte) GossipConfig {
+		c := testConfig(id)
+		c.Cluster, c.Keys = cluster, keys
+		return c
+	}
+	a := start(t, cfg("a", "prod", k1, k2))
+	b := start(t, cfg("b", "prod", k1))
+	if _, err := b.Join([]string{gossipAddr(a)}); err != nil {
+		t.Fatalf("same key and cluster: %v", err)
+	}
+	waitStatus(t, a, "b", Alive, detectTimeout)
+	// Rotation: e encrypts with k2, which a already accepts (b does not: e cannot join
+	// through b until b has k2 too).
+	e := start(t, cfg("e", "prod", k2, k1))
+	if _, err := e.Join([]string{gossipAddr(a)}); err != nil {
+		t.Fatalf("a key ring holding the peer's key: %v", err)
+	}
+	waitStatus(t, a, "e", Alive, detectTimeout)
+	for _, bad := range []GossipConfig{
+		cfg("wrongkey", "prod", k2),
+		cfg("nokey", "prod"),
+		cfg("othercluster", "staging", k1),
+	} {
+		g := start(t, bad)
+		if _, err := g.Join([]string{gossipAddr(b)}); err == nil {
+			t.Errorf("%s joined a cluster it has no credentials for", bad.NodeID)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if _, seen := member(b, bad.NodeID); seen {
+			t.Errorf("%s is in b's view", bad.NodeID)
+		}
+	}
+	if err := (GossipConfig{NodeID: "x", BindAddr: "127.0.0.1:0", Keys: [][]byte{[]byte("short")}}).Validate(); err == nil {
+		t.Error("a 5-byte gossip key was accepted")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/tlsutil"
 	"github.com/chorusdb/chorus/internal/membership"
 	"github.com/chorusdb/chorus/internal/transport"
 	"github.com/chorusdb/chorus/merge"
@@ -83,6 +84,15 @@ type Config struct {
 	// Mergers are the merge functions keyspaces may name as resolution merge:NAME.
 	// Default: those registered with package merge ("union" built in).
 	Mergers map[string]core.MergeFunc
+	// ClusterName names the cluster: gossip packets are labelled with it (a node of
+	// another cluster is not heard) and, with PeerTLS, peers' certificates must name it.
+	// Default "chorus".
+	ClusterName string
+	// PeerTLS, if set, secures node-to-node RPC with mutual TLS: both ends present a
+	// certificate of the cluster's CA naming ClusterName.
+	PeerTLS *tlsutil.Source
+	// GossipKeys, if set, encrypt gossip (see membership.GossipConfig.Keys).
+	GossipKeys [][]byte
 	// ClockOffset is added to this node's clock (tests of clock skew only).
 	ClockOffset time.Duration
 	// NaiveClock stamps writes with this node's clock alone, ignoring what peers'
@@ -127,6 +137,7 @@ func DefaultConfig() Config {
 		MaxKeyBytes:            2048,
 		MaxValueBytes:          8 << 20,
 		MaxClockSkew:           500 * time.Millisecond,
+		ClusterName:            "chorus",
 		Mergers:                Mergers(),
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
@@ -186,9 +188,14 @@ func (n *Node) startTransport() (err error) {
 		n.transport, err = n.cfg.NewTransport(n.id, n.receive)
 		return err
 	}
-	n.transport, err = transport.NewGRPC(transport.GRPCConfig{
+	tc := transport.GRPCConfig{
 		NodeID: n.id, ListenAddr: n.cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: n.cfg.Registry,
-	})
+	}
+	if n.cfg.PeerTLS != nil {
+		tc.ServerOptions = []grpc.ServerOption{grpc.Creds(credentials.NewTLS(n.cfg.PeerTLS.PeerServer()))}
+		tc.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(n.cfg.PeerTLS.PeerClient()))}
+	}
+	n.transport, err = transport.NewGRPC(tc)
 	if err != nil {
 		return fmt.Errorf("rpc: %w", err)
 	}
@@ -208,6 +215,7 @@ func (n *Node) startMembership() (err error) {
 		NodeID: n.id, BindAddr: n.cfg.GossipAddr, Zone: n.cfg.Zone, Join: n.cfg.Join, Known: known,
 		Addrs:  membership.Addrs{RESP: n.cfg.RESPAddr, HTTP: n.cfg.HTTPAddr, Gossip: n.cfg.GossipAddr, RPC: n.cfg.RPCAddr},
 		Logger: n.log, Registerer: n.cfg.Registry, Fast: n.cfg.FastGossip, State: n.keyspaces,
+		Cluster: n.cfg.ClusterName, Keys: n.cfg.GossipKeys,
 	})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)

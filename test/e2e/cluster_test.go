@@ -26,6 +26,13 @@ func redisClient(t *testing.T, addr string) *redis.Client {
 // installed, except under CI, where .ci/run installs it and a missing one is a failure.
 func redisCLI(t *testing.T, addr string, args ...string) string {
 	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	return redisCLIRaw(t, append([]string{"-h", host, "-p", port}, args...)...)
+}
+
+// redisCLIRaw runs redis-cli with exactly args.
+func redisCLIRaw(t *testing.T, args ...string) string {
+	t.Helper()
 	path, err := exec.LookPath("redis-cli")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -33,8 +40,7 @@ func redisCLI(t *testing.T, addr string, args ...string) string {
 		}
 		t.Skip("redis-cli not installed; apt-get install redis-tools")
 	}
-	host, port, _ := strings.Cut(addr, ":")
-	out, err := exec.Command(path, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+	out, err := exec.Command(path, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
 	}

@@ -34,7 +34,7 @@ func (c *cluster) aloneClient(t *testing.T, s *server) *redis.Client {
 // metric reads one unlabelled metric from a server's /metrics.
 func (s *server) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + s.http + "/metrics")
+	resp, err := s.get("/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

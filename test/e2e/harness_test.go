@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -56,6 +57,39 @@ type server struct {
 	cmd                     *exec.Cmd
 	log                     *os.File
 	exited                  chan struct{}
+	// tls, if set, is the client TLS configuration for the server's RESP and HTTP
+	// ports (--client-tls); token authenticates (--auth-password).
+	tls   *tls.Config
+	token string
+}
+
+// url is the address of path on the server's HTTP port.
+func (s *server) url(path string) string {
+	if s.tls != nil {
+		return "https://" + s.http + path
+	}
+	return "http://" + s.http + path
+}
+
+// get sends GET path with the server's TLS settings and token.
+func (s *server) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, s.url(path), nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	c := http.DefaultClient
+	if s.tls != nil {
+		c = &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls}}
+	}
+	return c.Do(req)
+}
+
+// redisOptions are go-redis options for the server's RESP port.
+func (s *server) redisOptions() *redis.Options {
+	return &redis.Options{Addr: s.resp, MaxRetries: -1, PoolSize: 4, TLSConfig: s.tls, Password: s.token}
 }
 
 // cluster is a set of server processes that join each other.
@@ -73,6 +107,13 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 
 // newClusterEach is newCluster with extra arguments chosen per server.
 func newClusterEach(t *testing.T, n int, extraFor func(i int) []string) *cluster {
+	t.Helper()
+	return newClusterWith(t, n, extraFor, nil)
+}
+
+// newClusterWith is newClusterEach with setup called on each server before it starts
+// (to set its client TLS and token).
+func newClusterWith(t *testing.T, n int, extraFor func(i int) []string, setup func(i int, s *server)) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	ports := testutil.FreePorts(t, 4*n)
@@ -93,6 +134,9 @@ func newClusterEach(t *testing.T, n int, extraFor func(i int) []string) *cluster
 			gossip: fmt.Sprintf("127.0.0.1:%d", ports[4*i+2]),
 			rpc:    fmt.Sprintf("127.0.0.1:%d", ports[4*i+3]),
 			extra:  extraFor(i),
+		}
+		if setup != nil {
+			setup(i, s)
 		}
 		c.servers = append(c.servers, s)
 	}
@@ -168,7 +212,7 @@ func (s *server) waitHTTP() {
 			s.t.Fatalf("%s exited during start:\n%s", s.id, s.logTail())
 		default:
 		}
-		resp, err := http.Get("http://" + s.http + "/healthz")
+		resp, err := s.get("/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -235,7 +279,7 @@ func (c *cluster) stopAll() {
 
 // filling reports whether the server says it is refilling after an empty-disk start.
 func (s *server) filling() bool {
-	resp, err := http.Get("http://" + s.http + "/healthz")
+	resp, err := s.get("/healthz")
 	if err != nil {
 		return true
 	}
@@ -257,7 +301,7 @@ type member struct {
 }
 
 func (s *server) members() ([]member, error) {
-	resp, err := http.Get("http://" + s.http + "/v1/cluster")
+	resp, err := s.get("/v1/cluster")
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +364,7 @@ func (c *cluster) waitAlive(want int) {
 func (c *cluster) waitSettled() {
 	c.t.Helper()
 	for _, s := range c.servers {
-		cl := redis.NewClient(&redis.Options{Addr: s.resp, MaxRetries: -1})
+		cl := redis.NewClient(s.redisOptions())
 		waitFor(c.t, 60*time.Second, "a read at ALL through "+s.id, func() error {
 			err := cl.Do(context.Background(), "CONSISTENCY", "ALL").Err()
 			if err == nil {

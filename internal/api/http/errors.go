@@ -17,6 +17,8 @@ var (
 	errNotFound = errors.New("not_found")
 	// errMethod: the route does not accept the request's method.
 	errMethod = errors.New("method_not_allowed")
+	// errUnauthorized: authentication is required and the request had no valid token.
+	errUnauthorized = errors.New("unauthorized")
 )
 
 // errorBody is the JSON body of every error response.
@@ -45,6 +47,8 @@ func classify(err error) (status int, code, sentinel string) {
 		return http.StatusNotFound, "not_found", errNotFound.Error()
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed", errMethod.Error()
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized, "unauthorized", errUnauthorized.Error()
 	}
 	return http.StatusInternalServerError, "internal", ""
 }

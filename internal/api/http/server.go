@@ -48,6 +48,9 @@ type Config struct {
 	// Filling, if set, is reported by GET /healthz as "filling": true while the node
 	// refills after an empty-disk start (its answers do not count yet).
 	Filling func() bool
+	// Auth, if enabled, requires "Authorization: Bearer TOKEN" (or USER:TOKEN) on every
+	// route except /healthz and the console's static files; others get 401.
+	Auth *api.Auth
 	// Extra, if set, is called once by NewServer to add routes (e.g. /v1/keyspaces,
 	// /v1/hints) to the server's mux. Routes under /v1/kv/ never reach the mux.
 	Extra func(mux *http.ServeMux)
@@ -143,11 +146,34 @@ func (s *Server) Handler() http.Handler { return s }
 // ServeHTTP routes a request. Key-value paths are routed here rather than by the
 // mux, because the mux cleans paths ("a//b", "a/../b") and a key may be any string.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Auth.Enabled() && !s.open(r) {
+		if err := s.cfg.Auth.CheckBearer(bearer(r)); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chorus"`)
+			writeError(w, nil, fmt.Errorf("%w: %s", errUnauthorized, "send Authorization: Bearer TOKEN (or USER:TOKEN)"))
+			return
+		}
+	}
 	if strings.HasPrefix(r.URL.EscapedPath(), kvPrefix) {
 		s.serveKV(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// open reports whether a request needs no authentication: the health check (load
+// balancers) and the console's static files (its API calls carry the token).
+func (s *Server) open(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/healthz" || (strings.HasPrefix(p, console.Prefix) && !strings.HasPrefix(p, console.Prefix+"api/"))
+}
+
+// bearer returns the token of an "Authorization: Bearer TOKEN" header, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
 }
 
 // Serve accepts HTTP connections on l until Shutdown or Close, when it returns

@@ -58,10 +58,22 @@
 
   class HTTPError extends Error {}
 
+  // When the node requires authentication, open the console as /ui/#token=TOKEN (or
+  // USER:TOKEN): the token is kept for this tab only and sent as a bearer token.
+  const token = (() => {
+    const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (m) {
+      sessionStorage.setItem('chorus-token', decodeURIComponent(m[1]));
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    return sessionStorage.getItem('chorus-token');
+  })();
+  const fetchOpts = () => token ? {cache: 'no-store', headers: {Authorization: `Bearer ${token}`}} : {cache: 'no-store'};
+
   // getJSON fetches a JSON body. A status outside ok (default [200]) throws an
   // HTTPError with the API's error text ("unavailable: need 2 replicas …").
   async function getJSON(path, ok = [200]) {
-    const resp = await fetch(path, {cache: 'no-store'});
+    const resp = await fetch(path, fetchOpts());
     const text = await resp.text();
     let body;
     try {
@@ -78,7 +90,7 @@
   }
 
   async function getText(path) {
-    const resp = await fetch(path, {cache: 'no-store'});
+    const resp = await fetch(path, fetchOpts());
     if (!resp.ok) throw new HTTPError(`HTTP ${resp.status}`);
     return resp.text();
   }
