@@ -24,12 +24,13 @@ import (
 
 // Defaults for zero fields of GRPCConfig.
 const (
-	DefaultQueueLen      = 65536
-	DefaultQueueBytes    = 64 << 20
-	DefaultMaxFrameBytes = 4 << 20
-	DefaultDialTimeout   = 5 * time.Second
-	DefaultMinBackoff    = 50 * time.Millisecond
-	DefaultMaxBackoff    = time.Second
+	DefaultQueueLen       = 65536
+	DefaultQueueBytes     = 64 << 20
+	DefaultMaxFrameBytes  = 4 << 20
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultMinBackoff     = 50 * time.Millisecond
+	DefaultMaxBackoff     = time.Second
+	DefaultReconnectGrace = 2 * time.Second
 )
 
 // GRPCConfig configures a GRPC transport. A zero numeric field takes its default.
@@ -67,6 +68,10 @@ type GRPCConfig struct {
 	// unreachable its messages are dropped, so a smaller MaxBackoff loses fewer
 	// messages after it returns, at the cost of more connection attempts to a dead one.
 	MinBackoff, MaxBackoff time.Duration
+	// ReconnectGrace is how long messages keep queueing for a peer whose working stream
+	// broke (a restart, most likely) before the peer is declared unreachable and they
+	// are dropped (default 2s).
+	ReconnectGrace time.Duration
 	// ServerOptions are added after the transport's own (codec, limits, keepalive),
 	// e.g. grpc.Creds for TLS.
 	ServerOptions []grpc.ServerOption
@@ -84,6 +89,7 @@ func (c GRPCConfig) withDefaults() GRPCConfig {
 	setDefault(&c.DialTimeout, DefaultDialTimeout)
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
+	setDefault(&c.ReconnectGrace, DefaultReconnectGrace)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,6 +121,7 @@ func (c GRPCConfig) Validate() error {
 	}{
 		{"QueueLen", int64(c.QueueLen)}, {"QueueBytes", int64(c.QueueBytes)}, {"MaxFrameBytes", int64(c.MaxFrameBytes)},
 		{"DialTimeout", int64(c.DialTimeout)}, {"MinBackoff", int64(c.MinBackoff)}, {"MaxBackoff", int64(c.MaxBackoff)},
+		{"ReconnectGrace", int64(c.ReconnectGrace)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative", f.name))

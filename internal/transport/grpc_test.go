@@ -480,3 +480,34 @@ func BenchmarkGRPCSend(b *testing.B) {
 		})
 	}
 }
+
+// TestGRPCQuickRestartLosesNothing: a peer whose working stream breaks and that is
+// back within ReconnectGrace (a restart) gets every message sent meanwhile.
+func TestGRPCQuickRestartLosesNothing(t *testing.T) {
+	recvB := newRecorder()
+	b := newTestGRPC(t, "b", recvB.handle, nil)
+	addr := b.Addr().String()
+	a := newTestGRPC(t, "a", func(wire.Message) {}, nil)
+	a.SetPeers(map[string]string{"b": addr})
+	var id uint64
+	send := func() { a.Send(putReq("b", id)); id++ }
+	waitFor(t, 10*time.Second, "first delivery", func() bool { return recvB.n() > 0 }, send)
+	time.Sleep(300 * time.Millisecond) // the stream has worked longer than MaxBackoff
+	b.Close()
+	first := id
+	for range 100 {
+		send()
+	}
+	recvB2 := newRecorder()
+	lis := listenRetry(t, addr)
+	newTestGRPC(t, "b", recvB2.handle, func(c *GRPCConfig) { c.Listener = lis })
+	for range 100 {
+		send()
+	}
+	last := id - 1
+	waitFor(t, 10*time.Second, "the last message at the restarted peer", func() bool { return recvB2.lastMessage().ID == last }, nil)
+	recvB2.checkOrdered(t, true)
+	if got := recvB2.n(); uint64(got) < last-first+1 {
+		t.Fatalf("the restarted peer got %d of the %d messages sent since the restart", got, last-first+1)
+	}
+}

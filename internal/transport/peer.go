@@ -170,6 +170,25 @@ func (p *peer) recycle(c *chunk) {
 	p.mu.Unlock()
 }
 
+// requeue puts back at the front of the queue a chunk that take returned but that could
+// not be sent, unless the peer is down or stopped by now (then it is dropped, counted).
+func (p *peer) requeue(c *chunk) {
+	p.mu.Lock()
+	if p.state == peerDown || p.state == peerStopped {
+		n := c.n
+		p.recycleLocked(c)
+		p.mu.Unlock()
+		p.counters.drop(dropUnreachable, n)
+		return
+	}
+	p.queue = append(p.queue, nil)
+	copy(p.queue[1:], p.queue)
+	p.queue[0] = c
+	p.queued += c.n
+	p.queuedBytes += len(c.body)
+	p.mu.Unlock()
+}
+
 // take removes the oldest non-empty chunk from the queue, or returns nil.
 func (p *peer) take() *chunk {
 	p.mu.Lock()
@@ -220,9 +239,15 @@ func (p *peer) stop(reason dropReason) {
 // run is the peer's sender goroutine: it opens a stream, writes frames until the
 // stream breaks, and reconnects with capped exponential backoff, dropping messages
 // while the peer is unreachable. It returns when the peer is stopped.
+//
+// When a stream that worked for a while breaks, the peer is most likely restarting:
+// for ReconnectGrace the messages keep queueing (bounded as always) while reconnection
+// is retried, so that a quick restart loses nothing; only then is the peer down and
+// its queue dropped.
 func (p *peer) run() {
 	defer p.conn.Close()
 	backoff := p.cfg.MinBackoff
+	var graceUntil time.Time
 	for {
 		stream, cancel, err := p.open()
 		if err == nil {
@@ -231,12 +256,25 @@ func (p *peer) run() {
 			}
 			began := time.Now()
 			err = p.pump(stream, cancel)
+			if p.ctx.Err() != nil {
+				return
+			}
 			if time.Since(began) >= p.cfg.MaxBackoff {
 				backoff = p.cfg.MinBackoff
+				graceUntil = time.Now().Add(p.cfg.ReconnectGrace)
+				p.setState(peerConnecting)
+				p.log.Debug("stream to peer broke; queueing while reconnecting", "err", err)
 			}
 		}
 		if p.ctx.Err() != nil {
 			return
+		}
+		if time.Now().Before(graceUntil) {
+			if !p.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, p.cfg.MaxBackoff)
+			continue
 		}
 		prev, n := p.setState(peerDown)
 		p.counters.drop(dropUnreachable, n)
@@ -311,15 +349,17 @@ func (p *peer) writeFrames(stream grpc.ClientStream, ended <-chan error) (watche
 		}
 		n, size := c.n, c.frameLen()
 		err := stream.SendMsg(c)
-		p.recycle(c)
 		if err != nil {
-			p.counters.drop(dropUnreachable, n)
+			// Not sent: back to the front of the queue, for the next stream (or dropped
+			// and counted if the peer turns out to be down).
+			p.requeue(c)
 			if errors.Is(err, io.EOF) {
 				// The stream is over; its status says why.
 				return true, endError(<-ended)
 			}
 			return false, err
 		}
+		p.recycle(c)
 		p.counters.sent.Add(uint64(n))
 		p.counters.frames.Add(1)
 		p.counters.bytes.Add(uint64(size))
