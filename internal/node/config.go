@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chorusdb/chorus/internal/core"
-	"github.com/chorusdb/chorus/internal/tlsutil"
 	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/tlsutil"
 	"github.com/chorusdb/chorus/internal/transport"
 	"github.com/chorusdb/chorus/merge"
 )
