@@ -33,3 +33,35 @@ bench:
 
 dev: build
 	./bin/chorus dev
+
+# The deterministic simulator (internal/sim, docs/simulation.md). sim: 200 seeds of
+# mixed cluster sizes and fault sets, each run twice (the same report required), the
+# checkers' own tests, and every deliberately broken variant caught. sim-long: 5000
+# seeds. SIM_FIRST=n starts at another seed.
+SIM_FIRST ?= 1
+.PHONY: sim sim-long
+
+sim:
+	@out=$$($(GO) test -count=1 -run 'TestSim' ./internal/sim -sim.seeds=200 -sim.first=$(SIM_FIRST) -v 2>&1); status=$$?; \
+	echo "$$out" | grep -Ev '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'; exit $$status
+
+sim-long:
+	@out=$$($(GO) test -count=1 -timeout 90m -run 'TestSimSeeds' ./internal/sim -sim.seeds=5000 -sim.first=$(SIM_FIRST) -v 2>&1); status=$$?; \
+	echo "$$out" | grep -Ev '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'; exit $$status
+
+# Every fuzz target (found by grepping the test files) for FUZZTIME each, starting from
+# its committed seed corpus in testdata/fuzz/. A failing input is written to
+# testdata/fuzz/<Target>/ and fails the run; `go test -run '^<Target>$' ./<pkg>` then
+# replays it. FUZZTIME=1m for a longer session.
+FUZZTIME ?= 5s
+
+.PHONY: fuzz
+
+fuzz:
+	@targets=$$(grep -rHo --include='*_test.go' --exclude-dir=.git --exclude-dir=tmp '^func Fuzz[A-Za-z0-9_]*' . \
+		| sed -E 's|^(\./(.*/)?)[^/]+_test\.go:func |\1 |' | sort -u); \
+	test -n "$$targets" || { echo "no fuzz targets found"; exit 1; }; \
+	echo "$$targets" | while read -r pkg name; do \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done

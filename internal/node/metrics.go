@@ -53,6 +53,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 	})
 	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, m.clockOffset, healthy)
 	registerCoreStats(reg, n)
+	registerStorageStats(reg, n)
 	return m
 }
 
