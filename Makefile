@@ -65,3 +65,9 @@ fuzz:
 		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# The real-process fault suite (test/chaos, root only): 3 minutes in `make test`;
+# chaos-long runs 30. CHAOS_SEED replays a run's nemesis and workload choices.
+.PHONY: chaos-long
+chaos-long:
+	CHAOS_DURATION=30m $(GO) test -count=1 -timeout 40m -v -run TestChaos ./test/chaos

@@ -20,7 +20,7 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(serverCmd(), devCmd(), getCmd(), putCmd(), delCmd(), clusterCmd(), hintsCmd(), repairCmd(), benchCmd(), keyspaceCmd(), certsCmd())
+	root.AddCommand(serverCmd(), devCmd(), getCmd(), putCmd(), delCmd(), clusterCmd(), hintsCmd(), repairCmd(), benchCmd(), keyspaceCmd(), simCmd(), certsCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "chorus:", err)
 		os.Exit(1)

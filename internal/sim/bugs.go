@@ -1,0 +1,176 @@
+package sim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/chorusdb/chorus/internal/core"
+	"github.com/chorusdb/chorus/internal/object"
+	"github.com/chorusdb/chorus/internal/record"
+)
+
+// bugSpec is a deliberately broken variant of the system that the checkers must
+// catch. Some are built from outside the core: a setting, or a fault in the
+// simulator's own plumbing (the driver's part). Others need a hook in the core; until
+// it exists they are listed with the hook they need, and refused.
+type bugSpec struct {
+	name string
+	doc  string
+	// faults are the faults under which the bug shows; the tests run it with them.
+	faults    Faults
+	scenario  func(*scenario)
+	configure func(*core.Config)
+	// Plumbing bugs, in the simulated driver.
+	ackBeforeDurable bool // send acks and replies before the batch is durable
+	reuseHLC         bool // restart the core with a zero HLC instead of the persisted mark
+	hintTTLReset     bool // reload hints with a fresh TTL at restart
+	tombstoneGC      bool // the storage purges tombstones a second after the delete
+	// hook is the core hook a variant needs, when it cannot be built from outside.
+	hook string
+}
+
+func faults(fs ...Fault) Faults {
+	var out Faults
+	for _, f := range fs {
+		out = out.With(f)
+	}
+	return out
+}
+
+var bugTable = [...]bugSpec{
+	{
+		name:             "ack-before-durable",
+		doc:              "the driver sends replica acknowledgements and client replies before the batch is durable, so a crash loses acknowledged writes",
+		faults:           faults(FaultCrash, FaultLoss, FaultPartition),
+		ackBeforeDurable: true,
+	},
+	{
+		name:   "no-read-repair",
+		doc:    "keyspaces promise blocking read repair (monotonic QUORUM reads) but the cores never repair on read",
+		faults: faults(FaultLoss, FaultPartition, FaultReorder),
+		scenario: func(sc *scenario) {
+			sc.readRepair = core.ReadRepairBlocking
+			// Writes that reach one replica long before the others, and QUORUM reads
+			// that see them there.
+			sc.levels, sc.mix = [3]int{2, 6, 1}, [3]int{70, 25, 5}
+			sc.tailProb, sc.tailMaxUs = 0.3, 500*usPerMs
+			sc.thinkMeanUs = min(sc.thinkMeanUs, 50*usPerMs)
+		},
+		configure: func(c *core.Config) { c.ReadRepair = core.ReadRepairOff },
+	},
+	{
+		name:      "no-hints",
+		doc:       "hints are refused (hint cap of one byte) with anti-entropy off: replicas that missed a write are repaired only if a read touches the key",
+		faults:    faults(FaultLoss, FaultPartition),
+		scenario:  func(sc *scenario) { sc.aeIntervalMs = 0 },
+		configure: func(c *core.Config) { c.HintCapBytes = 1 },
+	},
+	{
+		name:     "reuse-hlc",
+		doc:      "a restarted node's HLC starts from zero instead of the persisted high-water mark: it stamps writes below timestamps it issued or observed before, and can reissue a dot",
+		faults:   faults(FaultCrash, FaultSkew),
+		reuseHLC: true,
+		// Short outages: the restarted node stamps below its persisted mark until its
+		// clock passes it.
+		scenario: func(sc *scenario) { sc.crashMinUs, sc.crashMaxUs = 100*usPerMs, 1500*usPerMs },
+	},
+	{
+		name:         "hint-ttl-reset",
+		doc:          "a restarted node reloads its hints with a fresh TTL, so it delivers hints after their TTL ran out",
+		faults:       faults(FaultCrash, FaultPartition),
+		scenario:     func(sc *scenario) { sc.hintTTLMs = 2000 },
+		hintTTLReset: true,
+	},
+	{
+		name:      "wallclock-lww",
+		doc:       "writes are stamped with the coordinator's own clock, ignoring the clocks of peers (core.Config.NaiveWallClock): causally later writes lose under skew",
+		faults:    faults(FaultSkew),
+		configure: func(c *core.Config) { c.NaiveWallClock = true },
+	},
+	{
+		name:        "storage-tombstone-gc",
+		doc:         "the storage purges a tombstone one second after the delete, whether or not every replica holds it (a storage-side stand-in for early-tombstone-gc)",
+		faults:      faults(FaultPartition, FaultLoss),
+		tombstoneGC: true,
+	},
+	{
+		name: "sloppy-quorum",
+		doc:  "hints count toward QUORUM and ALL",
+		hook: "core.Config.SloppyQuorum bool; write.go startWrite: skip checkAvailable when set " +
+			"(`if req.Level != Any && !c.cfg.SloppyQuorum`), and maybeFinishWrite: " +
+			"`case w.acks >= w.need` becomes `case w.acks+sloppy >= w.need` with sloppy = w.hints when set, else 0",
+	},
+	{
+		name: "drop-siblings",
+		doc:  "a siblings keyspace keeps only the last-write-wins winner of concurrent writes",
+		hook: "core.Config.DropSiblings bool; core.go apply and read.go readAnswer merge with last-write-wins " +
+			"(keep only Object.Winner) whatever the keyspace's resolution; plus the siblings model in internal/sim " +
+			"(needs Request.Context)",
+	},
+	{
+		name: "early-tombstone-gc",
+		doc:  "tombstones are purged after the grace period even if a replica has not synced since the delete",
+		hook: "core.Config.UnsafeTombstoneGC bool; antientropy.go purgeTombstones: skip the loop " +
+			"`for _, p := range c.peersOf(r) { if c.lastSync[syncKey{r, p}] <= dead { return } }` when set",
+	},
+}
+
+// BugInfo describes a deliberately broken variant for `chorus sim --bug list`.
+type BugInfo struct {
+	Name string
+	Doc  string
+	// Faults are the faults under which the bug shows.
+	Faults Faults
+	// Hook, when not empty, is the core hook the variant needs; it cannot run yet.
+	Hook string
+}
+
+// Bugs lists the deliberately broken variants, runnable ones first.
+func Bugs() []BugInfo {
+	var out []BugInfo
+	for _, b := range bugTable {
+		out = append(out, BugInfo{Name: b.name, Doc: b.doc, Faults: b.faults, Hook: b.hook})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Hook == "" && out[j].Hook != "" })
+	return out
+}
+
+func lookupBug(name string) (bugSpec, error) {
+	if name == "" {
+		return bugSpec{}, nil
+	}
+	var names []string
+	for _, b := range bugTable {
+		if b.name == name {
+			if b.hook != "" {
+				return bugSpec{}, fmt.Errorf("sim: bug %q needs a hook in internal/core that does not exist yet: %s", name, b.hook)
+			}
+			return b, nil
+		}
+		names = append(names, b.name)
+	}
+	return bugSpec{}, fmt.Errorf("sim: unknown bug %q (want one of %s)", name, strings.Join(names, ", "))
+}
+
+// tombstoneGCDelayMs is how soon the storage-tombstone-gc bug purges a tombstone.
+const tombstoneGCDelayMs = 1000
+
+// collectTombstones is the storage-tombstone-gc bug: n's storage drops every
+// tombstone older than a second, behind the core's back.
+func (s *simulation) collectTombstones(n *simNode) {
+	nowMs := s.nowMs(n)
+	var purge record.Batch
+	kss, _ := n.store.Keyspaces()
+	for _, ks := range kss {
+		_ = n.store.ScanObjects(ks, "", func(key object.Key, obj object.Object) bool {
+			if w, ok := obj.Winner(); ok && w.Tombstone && nowMs-w.Timestamp.Physical() >= tombstoneGCDelayMs {
+				purge.Objects = append(purge.Objects, record.ObjectWrite{Key: key, Purge: true})
+			}
+			return true
+		})
+	}
+	if !purge.Empty() {
+		_ = n.store.Commit(&purge)
+	}
+}
