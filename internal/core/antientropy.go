@@ -536,6 +536,15 @@ func (c *Core) syncMerge(nowMs int64, m wire.Message) {
 	in := m.Sync
 	for i, k := range in.Keys {
 		if i < len(in.Objects) {
+			if c.purgeable(nowMs, in.Objects[i]) {
+				// A tombstone past its grace period is taken only by a replica that
+				// still holds the key; one that already purged it (or never had it)
+				// keeps it purged, or old tombstones would circle among the replicas
+				// for ever, each purging its copy after handing it on.
+				if local, err := c.load(k); err == nil && local.IsZero() {
+					continue
+				}
+			}
 			if _, err := c.apply(k, in.Objects[i]); err != nil {
 				c.stats.StorageErrors++
 			}
@@ -587,6 +596,13 @@ func (c *Core) refillBudget(nowMs int64) {
 		c.aeTokens = min(c.aeTokens+(nowMs-c.budgetAt)*c.cfg.AntiEntropyBytesPerSec/1000, c.cfg.AntiEntropyBytesPerSec)
 	}
 	c.budgetAt = nowMs
+}
+
+// purgeable reports whether obj is a deletion (or expired value) older than the
+// tombstone grace period: one that replicas may drop.
+func (c *Core) purgeable(nowMs int64, obj object.Object) bool {
+	dead, ok := obj.Dead(nowMs)
+	return ok && nowMs-dead >= c.cfg.TombstoneGraceMs
 }
 
 // purgeTombstones removes tombstones (and values expired longer than the grace

@@ -22,8 +22,9 @@ type readOp struct {
 	sent     int
 	merged   object.Object
 	replied  bool
-	fixed    []bool // by index: already sent the merged object
-	blocking bool   // blocking read repair started
+	fixed    []bool        // by index: already sent the merged object
+	blocking bool          // blocking read repair started
+	repaired object.Object // blocking read repair: the object sent to the stale replicas
 	// blocking read repair: acknowledgements still awaited before the reply
 	repairWait []bool
 	repairLeft int
@@ -102,6 +103,12 @@ func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error, fillin
 		r.lastErr = err.Error()
 		return
 	}
+	if r.blocking && !object.Equal(merged, r.merged) {
+		// A newer copy arrived while a blocking repair was under way: the replicas
+		// repaired so far hold the older object, so the final repair must send them
+		// this one too.
+		clear(r.fixed)
+	}
 	r.merged = merged
 	if filling {
 		r.lastErr = errFilling(r.replicas[i])
@@ -149,6 +156,7 @@ func (c *Core) finishRead(nowMs int64, r *readOp) {
 // least this value (monotonic quorum reads).
 func (c *Core) repairBlocking(nowMs int64, r *readOp) {
 	r.blocking = true
+	r.repaired = r.merged
 	r.repairWait = make([]bool, len(r.replicas))
 	r.repairLeft = c.repairStale(nowMs, r, true)
 	if r.repairLeft == 0 {
@@ -160,8 +168,8 @@ func (c *Core) repairBlocking(nowMs int64, r *readOp) {
 // repairStale sends the merged object to every replica whose copy differs, logs each
 // repair, and returns how many acknowledgements it will wait for (when wait is set).
 func (c *Core) repairStale(nowMs int64, r *readOp, wait bool) int {
-	if r.merged.IsZero() {
-		return 0
+	if r.merged.IsZero() || c.purgeable(nowMs, r.merged) {
+		return 0 // nothing to repair, or a deletion the replicas may drop by now
 	}
 	waiting := 0
 	for i, rep := range r.replicas {
@@ -205,11 +213,17 @@ func (c *Core) repairAnswered(nowMs int64, r *readOp, m wire.Message) {
 // merge of the live siblings in a merge keyspace, and one of the live siblings
 // otherwise (the API layers show them all); Found says whether any sibling is live.
 func (c *Core) readReply(nowMs int64, r *readOp) Reply {
-	rep := Reply{ID: r.req.ID, Acks: r.ok, Obj: r.merged}
+	obj := r.merged
+	if r.blocking {
+		// Answer with what the repair made durable on R replicas, not with a newer copy
+		// that arrived meanwhile: the next QUORUM read must see at least this answer.
+		obj = r.repaired
+	}
+	rep := Reply{ID: r.req.ID, Acks: r.ok, Obj: obj}
 	c.stats.Reads++
 	switch {
-	case r.merged.Kind == object.KindSiblings:
-		live := r.merged.Live(nowMs)
+	case obj.Kind == object.KindSiblings:
+		live := obj.Live(nowMs)
 		c.stats.SiblingsRead += uint64(len(live))
 		if len(live) == 0 {
 			return rep
@@ -224,10 +238,10 @@ func (c *Core) readReply(nowMs int64, r *readOp) Reply {
 		if v, ok := c.mergedValue(c.keyspace(r.req.Key.Keyspace), live); ok {
 			rep.Value, rep.Merged = v, true
 		}
-	case !r.merged.Kind.IsRegister():
+	case !obj.Kind.IsRegister():
 		rep.Found = true // the API layers render the CRDT from Obj
 	default:
-		if w, ok := r.merged.Winner(); ok && w.Live(nowMs) {
+		if w, ok := obj.Winner(); ok && w.Live(nowMs) {
 			rep.Found = true
 			rep.Value = w.Value
 			c.stats.SiblingsRead++

@@ -95,24 +95,22 @@ var bugTable = [...]bugSpec{
 		tombstoneGC: true,
 	},
 	{
-		name: "sloppy-quorum",
-		doc:  "hints count toward QUORUM and ALL",
-		hook: "core.Config.SloppyQuorum bool; write.go startWrite: skip checkAvailable when set " +
-			"(`if req.Level != Any && !c.cfg.SloppyQuorum`), and maybeFinishWrite: " +
-			"`case w.acks >= w.need` becomes `case w.acks+sloppy >= w.need` with sloppy = w.hints when set, else 0",
+		name:      "sloppy-quorum",
+		doc:       "stored hints count toward every level, not only ANY (core.BugSloppyQuorum): a QUORUM write can be acknowledged by one replica, and a QUORUM read then misses it",
+		faults:    faults(FaultPartition, FaultCrash),
+		configure: func(c *core.Config) { c.Bug = core.BugSloppyQuorum },
 	},
 	{
 		name: "drop-siblings",
-		doc:  "a siblings keyspace keeps only the last-write-wins winner of concurrent writes",
-		hook: "core.Config.DropSiblings bool; core.go apply and read.go readAnswer merge with last-write-wins " +
-			"(keep only Object.Winner) whatever the keyspace's resolution; plus the siblings model in internal/sim " +
-			"(needs Request.Context)",
+		doc:  "a siblings keyspace keeps only the last-write-wins winner of concurrent writes (core.BugDropSiblings)",
+		hook: "the core side exists (core.BugDropSiblings); the simulator still needs a siblings model " +
+			"(writes with Request.Context and a causal oracle) to catch it",
 	},
 	{
-		name: "early-tombstone-gc",
-		doc:  "tombstones are purged after the grace period even if a replica has not synced since the delete",
-		hook: "core.Config.UnsafeTombstoneGC bool; antientropy.go purgeTombstones: skip the loop " +
-			"`for _, p := range c.peersOf(r) { if c.lastSync[syncKey{r, p}] <= dead { return } }` when set",
+		name:      "early-tombstone-gc",
+		doc:       "tombstones are purged at the next anti-entropy round, without waiting for the grace period or for every replica to have synced since the delete (core.BugEarlyTombstoneGC)",
+		faults:    faults(FaultPartition, FaultLoss),
+		configure: func(c *core.Config) { c.Bug = core.BugEarlyTombstoneGC },
 	},
 }
 
