@@ -3,7 +3,8 @@
 // concurrent versions (siblings) of a key into one value.
 //
 // Register a function before any node starts (in an init function, or at the top of
-// main), and register the same functions on every node of a cluster:
+// main, before cli.Main — see examples/embed), and register the same functions on
+// every node of a cluster:
 //
 //	func init() {
 //		merge.Register("maxbid", func(values [][]byte) ([]byte, error) {

@@ -14,7 +14,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 
 echo "docker-build: building the static binary ($version)" >&2
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/chorus" ./cmd/chorus
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/chorusdb/chorus/cli.Version=$version" -o "$ctx/chorus" ./cmd/chorus
 mkdir "$ctx/data"
 cp Dockerfile "$ctx/Dockerfile"
 

@@ -1,28 +1,9 @@
 // Command chorus is the one Chorus binary: a server node, a local development cluster,
-// and client commands (get, put, del, cluster status).
+// the simulator, and client commands (get, put, del, cluster status, …). The commands
+// live in package cli, so that programs embedding Chorus can build the same binary
+// with their own merge functions registered.
 package main
 
-import (
-	"fmt"
-	"os"
+import "github.com/chorusdb/chorus/cli"
 
-	"github.com/spf13/cobra"
-)
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
-func main() {
-	root := &cobra.Command{
-		Use:           "chorus",
-		Short:         "Chorus: a Dynamo-style replicated key-value store",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       version,
-	}
-	root.AddCommand(serverCmd(), devCmd(), getCmd(), putCmd(), delCmd(), clusterCmd(), hintsCmd(), repairCmd(), benchCmd(), keyspaceCmd(), simCmd(), certsCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "chorus:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main() }

@@ -61,6 +61,7 @@ type server struct {
 	// ports (--client-tls); token authenticates (--auth-password).
 	tls   *tls.Config
 	token string
+	bin   string // the binary to run, when not the stock chorus
 }
 
 // url is the address of path on the server's HTTP port.
@@ -188,7 +189,11 @@ func (s *server) start() {
 		s.t.Fatal(err)
 	}
 	s.log = logf
-	s.cmd = exec.Command(binary, s.args()...)
+	bin := binary
+	if s.bin != "" {
+		bin = s.bin
+	}
+	s.cmd = exec.Command(bin, s.args()...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.Env = append(os.Environ(), s.env...)
 	if err := s.cmd.Start(); err != nil {
