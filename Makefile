@@ -71,3 +71,9 @@ fuzz:
 .PHONY: chaos-long
 chaos-long:
 	CHAOS_DURATION=30m $(GO) test -count=1 -timeout 40m -v -run TestChaos ./test/chaos
+
+# Every Go benchmark once briefly, so that they keep compiling and running (CI); no
+# timing is asserted. `make bench` runs them properly.
+.PHONY: bench-smoke
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime=100x ./internal/...
