@@ -105,13 +105,26 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 	g.initMembers(cfg)
 	d := &delegate{g: g}
 	logOut := &memberlistLog{log: g.log, onSuspect: g.observeSuspect}
+	// memberlist serves packets as soon as Create has bound its sockets, before it
+	// returns: everything its delegate reads must exist first. The broadcast queue
+	// asks for the member count through an atomic pointer set once Create returns.
+	var created atomic.Pointer[memberlist.Memberlist]
+	g.broadcasts = &memberlist.TransmitLimitedQueue{
+		NumNodes: func() int {
+			if ml := created.Load(); ml != nil {
+				return ml.NumMembers()
+			}
+			return 1
+		},
+		RetransmitMult: g.timing.RetransmitMult,
+	}
 	ml, err := memberlist.Create(memberlistConfig(cfg, g.timing, ip, port, d, logOut))
 	if err != nil {
 		g.metrics.unregister()
 		return nil, bindError(cfg.BindAddr, err)
 	}
+	created.Store(ml)
 	g.ml = ml
-	g.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: g.timing.RetransmitMult}
 	if advertiseBound {
 		g.advertiseBoundAddr()
 	}

@@ -487,7 +487,9 @@ func TestGRPCQuickRestartLosesNothing(t *testing.T) {
 	recvB := newRecorder()
 	b := newTestGRPC(t, "b", recvB.handle, nil)
 	addr := b.Addr().String()
-	a := newTestGRPC(t, "a", func(wire.Message) {}, nil)
+	// A grace far longer than the restart, so that a slow (loaded, race-instrumented)
+	// machine still restarts within it.
+	a := newTestGRPC(t, "a", func(wire.Message) {}, func(c *GRPCConfig) { c.ReconnectGrace = time.Minute })
 	a.SetPeers(map[string]string{"b": addr})
 	var id uint64
 	send := func() { a.Send(putReq("b", id)); id++ }
@@ -505,7 +507,7 @@ func TestGRPCQuickRestartLosesNothing(t *testing.T) {
 		send()
 	}
 	last := id - 1
-	waitFor(t, 10*time.Second, "the last message at the restarted peer", func() bool { return recvB2.lastMessage().ID == last }, nil)
+	waitFor(t, 30*time.Second, "the last message at the restarted peer", func() bool { return recvB2.lastMessage().ID == last }, nil)
 	recvB2.checkOrdered(t, true)
 	if got := recvB2.n(); uint64(got) < last-first+1 {
 		t.Fatalf("the restarted peer got %d of the %d messages sent since the restart", got, last-first+1)

@@ -259,8 +259,8 @@ func (s *server) stop() {
 func (s *server) logTail() string {
 	b, _ := os.ReadFile(s.log.Name())
 	lines := strings.Split(string(b), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
+	if len(lines) > 100 {
+		lines = lines[len(lines)-100:]
 	}
 	return strings.Join(lines, "\n")
 }

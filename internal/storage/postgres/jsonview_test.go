@@ -51,7 +51,7 @@ func TestValueJSON(t *testing.T) {
 		{"counter", object.Object{
 			Kind:     object.KindCounter,
 			Siblings: []object.Sibling{{Value: []byte{1, 2}, Dot: version.Dot{Actor: "n\x00", Counter: 3}, Timestamp: ts}},
-		}, `{"chorus":1,"kind":"counter","siblings":[{"base64":"AQI=","tombstone":false,"ts":"1700000000123.7","time":"2023-11-14T22:13:20.123Z","dot":{"actor":"n%00","counter":3},"expires_at":null}]}`},
+		}, `{"chorus":1,"kind":"pncounter","siblings":[{"base64":"AQI=","tombstone":false,"ts":"1700000000123.7","time":"2023-11-14T22:13:20.123Z","dot":{"actor":"n%00","counter":3},"expires_at":null}]}`},
 		{"zero object", object.Object{}, `{"chorus":1,"kind":"register","siblings":[]}`},
 	}
 	for _, c := range cases {
