@@ -18,7 +18,9 @@ type bugSpec struct {
 	name string
 	doc  string
 	// faults are the faults under which the bug shows; the tests run it with them.
-	faults    Faults
+	faults Faults
+	// models are the models the variant is run with by default (Config.Models zero).
+	models    Models
 	scenario  func(*scenario)
 	configure func(*core.Config)
 	// Plumbing bugs, in the simulated driver.
@@ -26,6 +28,8 @@ type bugSpec struct {
 	reuseHLC         bool // restart the core with a zero HLC instead of the persisted mark
 	hintTTLReset     bool // reload hints with a fresh TTL at restart
 	tombstoneGC      bool // the storage purges tombstones a second after the delete
+	dropContext      bool // the client library sends writes without their context
+	retryForwards    bool // a forwarded request is sent again under a new request id
 	// hook is the core hook a variant needs, when it cannot be built from outside.
 	hook string
 }
@@ -38,17 +42,23 @@ func faults(fs ...Fault) Faults {
 	return out
 }
 
+// registersOnly is the model set of the variants built against last-write-wins
+// registers.
+var registersOnly = Models(0).With(ModelRegister)
+
 var bugTable = [...]bugSpec{
 	{
 		name:             "ack-before-durable",
 		doc:              "the driver sends replica acknowledgements and client replies before the batch is durable, so a crash loses acknowledged writes",
 		faults:           faults(FaultCrash, FaultLoss, FaultPartition),
+		models:           registersOnly,
 		ackBeforeDurable: true,
 	},
 	{
 		name:   "no-read-repair",
 		doc:    "keyspaces promise blocking read repair (monotonic QUORUM reads) but the cores never repair on read",
 		faults: faults(FaultLoss, FaultPartition, FaultReorder),
+		models: registersOnly,
 		scenario: func(sc *scenario) {
 			sc.readRepair = core.ReadRepairBlocking
 			// Writes that reach one replica long before the others, and QUORUM reads
@@ -63,6 +73,7 @@ var bugTable = [...]bugSpec{
 		name:      "no-hints",
 		doc:       "hints are refused (hint cap of one byte) with anti-entropy off: replicas that missed a write are repaired only if a read touches the key",
 		faults:    faults(FaultLoss, FaultPartition),
+		models:    registersOnly,
 		scenario:  func(sc *scenario) { sc.aeIntervalMs = 0 },
 		configure: func(c *core.Config) { c.HintCapBytes = 1 },
 	},
@@ -70,6 +81,7 @@ var bugTable = [...]bugSpec{
 		name:     "reuse-hlc",
 		doc:      "a restarted node's HLC starts from zero instead of the persisted high-water mark: it stamps writes below timestamps it issued or observed before, and can reissue a dot",
 		faults:   faults(FaultCrash, FaultSkew),
+		models:   registersOnly,
 		reuseHLC: true,
 		// Short outages: the restarted node stamps below its persisted mark until its
 		// clock passes it.
@@ -79,6 +91,7 @@ var bugTable = [...]bugSpec{
 		name:         "hint-ttl-reset",
 		doc:          "a restarted node reloads its hints with a fresh TTL, so it delivers hints after their TTL ran out",
 		faults:       faults(FaultCrash, FaultPartition),
+		models:       registersOnly,
 		scenario:     func(sc *scenario) { sc.hintTTLMs = 2000 },
 		hintTTLReset: true,
 	},
@@ -86,30 +99,49 @@ var bugTable = [...]bugSpec{
 		name:      "wallclock-lww",
 		doc:       "writes are stamped with the coordinator's own clock, ignoring the clocks of peers (core.Config.NaiveWallClock): causally later writes lose under skew",
 		faults:    faults(FaultSkew),
+		models:    registersOnly,
 		configure: func(c *core.Config) { c.NaiveWallClock = true },
 	},
 	{
 		name:        "storage-tombstone-gc",
 		doc:         "the storage purges a tombstone one second after the delete, whether or not every replica holds it (a storage-side stand-in for early-tombstone-gc)",
 		faults:      faults(FaultPartition, FaultLoss),
+		models:      registersOnly,
 		tombstoneGC: true,
 	},
 	{
 		name:      "sloppy-quorum",
 		doc:       "stored hints count toward every level, not only ANY (core.BugSloppyQuorum): a QUORUM write can be acknowledged by one replica, and a QUORUM read then misses it",
 		faults:    faults(FaultPartition, FaultCrash),
+		models:    registersOnly,
 		configure: func(c *core.Config) { c.Bug = core.BugSloppyQuorum },
 	},
 	{
-		name: "drop-siblings",
-		doc:  "a siblings keyspace keeps only the last-write-wins winner of concurrent writes (core.BugDropSiblings)",
-		hook: "the core side exists (core.BugDropSiblings); the simulator still needs a siblings model " +
-			"(writes with Request.Context and a causal oracle) to catch it",
+		name:      "drop-siblings",
+		doc:       "a write to a siblings keyspace replaces every sibling its coordinator holds, seen or not (core.BugDropSiblings): concurrent writes are lost",
+		faults:    faults(FaultLoss, FaultReorder),
+		models:    Models(0).With(ModelSiblings),
+		configure: func(c *core.Config) { c.Bug = core.BugDropSiblings },
+	},
+	{
+		name:        "lost-context",
+		doc:         "the client library drops the context of writes to a siblings keyspace (every write is blind): superseded siblings pile up, as Riak's did with clients that did not send the vector clock back",
+		faults:      faults(FaultLoss),
+		models:      Models(0).With(ModelSiblings),
+		dropContext: true,
+	},
+	{
+		name:          "retried-forward",
+		doc:           "a node that forwards a CRDT update to a replica sends it again under a new request id (a retry without idempotency): the replica applies it twice",
+		faults:        faults(FaultLoss, FaultDup),
+		models:        Models(0).With(ModelCounter),
+		retryForwards: true,
 	},
 	{
 		name:      "early-tombstone-gc",
 		doc:       "tombstones are purged at the next anti-entropy round, without waiting for the grace period or for every replica to have synced since the delete (core.BugEarlyTombstoneGC)",
 		faults:    faults(FaultPartition, FaultLoss),
+		models:    registersOnly,
 		configure: func(c *core.Config) { c.Bug = core.BugEarlyTombstoneGC },
 	},
 }
@@ -120,6 +152,8 @@ type BugInfo struct {
 	Doc  string
 	// Faults are the faults under which the bug shows.
 	Faults Faults
+	// Models are the data types it is run with by default.
+	Models Models
 	// Hook, when not empty, is the core hook the variant needs; it cannot run yet.
 	Hook string
 }
@@ -128,7 +162,7 @@ type BugInfo struct {
 func Bugs() []BugInfo {
 	var out []BugInfo
 	for _, b := range bugTable {
-		out = append(out, BugInfo{Name: b.name, Doc: b.doc, Faults: b.faults, Hook: b.hook})
+		out = append(out, BugInfo{Name: b.name, Doc: b.doc, Faults: b.faults, Models: b.models, Hook: b.hook})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Hook == "" && out[j].Hook != "" })
 	return out

@@ -108,6 +108,10 @@ type Config struct {
 	Ops int
 	// Faults are the faults injected during the fault phase. Default all.
 	Faults Faults
+	// Models are the data types the workload uses (ModelRegister, ModelSiblings,
+	// ModelCounter, ModelSet). Zero means the default: every model, or the ones a bug
+	// variant names.
+	Models Models
 	// Bug names a deliberately broken variant (see Bugs); "" for none.
 	Bug string
 	// StrictLWW makes an LWW loss explained by clocks (a final value superseded in
@@ -148,12 +152,18 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.Models&^AllModels != 0 {
+		errs = append(errs, errors.New("sim: unknown model bits"))
+	}
 	return errors.Join(errs...)
 }
 
 // Command returns the command line that replays this run.
 func (c Config) Command() string {
 	s := fmt.Sprintf("chorus sim --seed %d --nodes %d --keys %d --ops %d --faults %s", c.Seed, c.Nodes, c.Keys, c.Ops, c.Faults)
+	if m := c.models(); m != c.defaultModels() {
+		s += " --models " + m.String()
+	}
 	if c.Bug != "" {
 		s += " --bug " + c.Bug
 	}
@@ -161,4 +171,100 @@ func (c Config) Command() string {
 		s += " --strict-lww"
 	}
 	return s
+}
+
+// Model is a data type the workload exercises, with its own keyspace and checker.
+type Model uint8
+
+// The models.
+const (
+	// ModelRegister: last-write-wins registers (keyspace "default"): get, put, delete.
+	ModelRegister Model = iota
+	// ModelSiblings: a keyspace that keeps siblings ("siblings"): get, and puts and
+	// deletes that carry the context the client last saw, or none.
+	ModelSiblings
+	// ModelCounter: PN-counters ("counters"): get, increment (and decrement).
+	ModelCounter
+	// ModelSet: add-wins OR-sets ("sets"): get, add, remove.
+	ModelSet
+	modelCount
+)
+
+var modelNames = [modelCount]string{"register", "siblings", "counter", "set"}
+
+// String names the model as --models spells it.
+func (m Model) String() string {
+	if m < modelCount {
+		return modelNames[m]
+	}
+	return "model(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Models is a set of models.
+type Models uint8
+
+// AllModels is every model.
+const AllModels = Models(1<<modelCount - 1)
+
+// Has reports whether m is in the set.
+func (ms Models) Has(m Model) bool { return ms&(1<<m) != 0 }
+
+// With returns the set with m added.
+func (ms Models) With(m Model) Models { return ms | 1<<m }
+
+// String lists the set in a fixed order, comma-separated; "default" for the empty set.
+func (ms Models) String() string {
+	var names []string
+	for m := Model(0); m < modelCount; m++ {
+		if ms.Has(m) {
+			names = append(names, m.String())
+		}
+	}
+	if len(names) == 0 {
+		return "default"
+	}
+	return strings.Join(names, ",")
+}
+
+// ParseModels parses a comma-separated list of model names, or "all"; "" and
+// "default" give the zero set (the default).
+func ParseModels(s string) (Models, error) {
+	var ms Models
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(strings.ToLower(name))
+		switch name {
+		case "", "default":
+			continue
+		case "all":
+			ms |= AllModels
+			continue
+		}
+		found := false
+		for m := Model(0); m < modelCount; m++ {
+			if modelNames[m] == name {
+				ms, found = ms.With(m), true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("sim: unknown model %q (want %s or all)", name, strings.Join(modelNames[:], ", "))
+		}
+	}
+	return ms, nil
+}
+
+// defaultModels are the models a run uses when Config.Models is zero: the bug's, or
+// every model.
+func (c Config) defaultModels() Models {
+	if b, err := lookupBug(c.Bug); err == nil && b.models != 0 {
+		return b.models
+	}
+	return AllModels
+}
+
+// models are the models the run uses.
+func (c Config) models() Models {
+	if c.Models != 0 {
+		return c.Models
+	}
+	return c.defaultModels()
 }

@@ -21,9 +21,12 @@
 //   - Per-node clocks with an offset and a drift, stepped by the skew fault.
 //   - A membership view per node that is late (detection delays) and can be wrong
 //     (false suspicion), fed to each core with SetView.
-//   - A closed-loop workload of clients issuing gets, puts and deletes at ONE, QUORUM
-//     and ALL, recorded in a History (invoke, ok, fail, timeout, with virtual times,
-//     the dot each write was stamped with, and what each read returned).
+//   - A closed-loop workload of clients issuing operations at ONE, QUORUM and ALL on
+//     keys of four data types (models): last-write-wins registers, a siblings
+//     keyspace whose writes carry the context their client last saw, PN-counters and
+//     OR-sets; recorded in a History (invoke, ok, fail, timeout, with virtual times,
+//     the dot each write was stamped with and the node that stamped it, and what each
+//     operation returned).
 //
 // A run has a fault phase (the workload runs while faults are injected), then a
 // liveness phase that heals everything, lets the cores' own anti-entropy and hinted
@@ -48,16 +51,34 @@
 //     observed, in any read or on any replica; TIMEOUT is unknown.
 //   - Durability: a replica that acknowledged a write still holds it after a crash.
 //   - No reused dot, no timestamp below what the coordinator's HLC had observed (HLC
-//     causality), no hint sent at or after its TTL, no value that no client wrote.
+//     causality), no hint sent at or after its TTL, no value that no client wrote, no
+//     request applied twice (a duplicated or replayed forward).
+//   - Siblings, against a causal oracle: after convergence the live siblings are
+//     exactly the acknowledged puts that no write's context covered (plus possibly
+//     unknown ones), none that an acknowledged write's context covered, and no more
+//     than there were concurrent writers.
+//   - Counters: the final value, and each replica's share of it, lies within
+//     [acknowledged, acknowledged + unknown] increments: no acknowledged increment
+//     lost, no failed or duplicated one applied.
+//   - Sets: every acknowledged add that no remove observed is present; no dot that an
+//     acknowledged remove (or add) observed comes back.
 //
 // # Extending the workload
 //
 // A model (model.go) is one data type the workload exercises: it picks operations on
-// its keys, turns them into core requests, and checks each of its keys' histories.
-// Registers under last-write-wins are the one model today (register.go). Sibling
-// writes (Request.Context) and CRDT operations (counters, sets) are meant to come as
-// models of their own, each with its keyspace, its operation kinds (OpKind) and its
-// checker; the simulator, the history and the report need no change for them.
+// its keys, turns them into core requests, learns their outcome as its client would,
+// and checks each of its keys' histories. The models are register.go, siblings.go and
+// crdt.go (counters and sets, with crdtstate.go, the oracle's reading of CRDT
+// states); Config.Models chooses among them (all by default). A new data type comes
+// as a model of its own, with its keyspace, its operation kinds (OpKind) and its
+// checker.
+//
+// # Experiments
+//
+// scale.go measures the cluster at scale on the simulator (convergence after a
+// partition heals as the cluster grows, anti-entropy bytes against divergence,
+// probabilistically bounded staleness, availability against failure rates);
+// scale_test.go prints the tables of BENCHMARKS.md when CHORUS_SIM_SCALE is set.
 //
 // # Deliberate bugs
 //

@@ -17,10 +17,15 @@ const (
 	OpGet OpKind = iota
 	OpPut
 	OpDelete
+	// CRDT updates (core.OpUpdate): a counter increment (Delta, negative for a
+	// decrement), an OR-set add or remove (Elem).
+	OpIncrement
+	OpAdd
+	OpRemove
 	opKindCount
 )
 
-var opKindNames = [opKindCount]string{"get", "put", "delete"}
+var opKindNames = [opKindCount]string{"get", "put", "delete", "increment", "add", "remove"}
 
 // String names the kind.
 func (k OpKind) String() string {
@@ -30,8 +35,12 @@ func (k OpKind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// IsWrite reports whether the kind stamps a new version (a dot) on the coordinator.
-func (k OpKind) IsWrite() bool { return k == OpPut || k == OpDelete }
+// IsWrite reports whether the kind stamps a new version (a dot): on the coordinator,
+// or on the replica it forwards the request to (siblings keyspaces, CRDT updates).
+func (k OpKind) IsWrite() bool { return k != OpGet && k < opKindCount }
+
+// IsUpdate reports whether the kind is a CRDT update.
+func (k OpKind) IsUpdate() bool { return k >= OpIncrement && k < opKindCount }
 
 // Outcome is how an operation ended, as its client saw it.
 type Outcome uint8
@@ -69,6 +78,11 @@ type Op struct {
 	Key    object.Key
 	Level  core.Level
 	Value  []byte // put: unique in the run
+	// Siblings keyspaces: the context a put or delete carried (nil: none, a write
+	// concurrent with everything).
+	Context version.Vector
+	Delta   int64  // increment
+	Elem    string // add, remove
 
 	Invoke   int64 // virtual µs
 	Complete int64 // virtual µs; for Timeout, when the client gave up
@@ -79,12 +93,21 @@ type Op struct {
 	// (refused, UNAVAILABLE, or lost in a crash before it was stepped).
 	Dot version.Dot
 	TS  version.Timestamp
+	// Applier is the node that stamped the write: the coordinator, or the replica it
+	// forwarded the request to.
+	Applier string
 
-	// Reads: what an OK read returned (the merged object; Found as core reports it).
+	// What an OK operation returned: for a read the merged object (Found as core
+	// reports it), for a write the object it wrote.
 	Found bool
 	Obj   object.Object
 
 	model int // index of the model that issued it
+	// crdt is what the oracle saw when a CRDT update was applied (crdt.go).
+	crdt *appliedUpdate
+	// done, if set, is called when the op completes instead of going back to a
+	// client (the experiments of scale.go issue ops themselves).
+	done func(*Op)
 }
 
 // String renders the op for violation details.
@@ -92,6 +115,12 @@ func (op *Op) String() string {
 	s := fmt.Sprintf("op %d %s %s@%s on %s invoke=%s", op.ID, op.Kind, op.Key.Key, op.Level, op.Node, msString(op.Invoke))
 	if op.Outcome != Pending {
 		s += fmt.Sprintf(" %s=%s", op.Outcome, msString(op.Complete))
+	}
+	switch op.Kind {
+	case OpIncrement:
+		s += fmt.Sprintf(" delta=%+d", op.Delta)
+	case OpAdd, OpRemove:
+		s += " elem=" + op.Elem
 	}
 	if op.TS != 0 {
 		s += " ts=" + op.TS.String()

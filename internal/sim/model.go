@@ -8,20 +8,20 @@ import (
 )
 
 // model is one data type the workload exercises and the checkers understand. The
-// simulator assigns each model a share of the keys; for every client operation on one
-// of its keys the model picks the operation, builds the core request, and at the end
-// checks the history of each of its keys.
+// simulator deals the keys to the models in turn; for every client operation on one
+// of its keys the model picks the operation, builds the core request, learns the
+// outcome (as its client would), and at the end checks the history of each of its
+// keys.
 //
-// Registers under last-write-wins (registerModel) are the one model today. The
-// intended additions, once the core has them:
+// The models (Config.Models):
 //
-//   - siblings: a keyspace with ResolutionSiblings; puts carry Request.Context taken
-//     from the client's last read of the key (Op.Obj), and the checker compares every
-//     read's siblings with a causal oracle: exactly the acknowledged writes that no
-//     acknowledged write dominates (seen by its context), plus possibly unknown ones.
-//   - counters and sets: OpKinds for increments, adds and removes (core.OpUpdate with a
-//     crdt.Op); the checker requires a final counter in [acknowledged, acknowledged +
-//     unknown] and no acknowledged add lost, no observed-removed element back.
+//   - register (register.go): last-write-wins puts, deletes and gets.
+//   - siblings (siblings.go): a keyspace with ResolutionSiblings; writes carry the
+//     context their client last saw (Request.Context), or none; the checker compares
+//     the final siblings with a causal oracle.
+//   - counter and set (crdt.go): PN-counter increments and OR-set adds and removes
+//     (core.OpUpdate with a crdt.Op); the checker bounds the counter by what was
+//     acknowledged and what is unknown, and tracks every add's dot through removes.
 //
 // A model must draw randomness only from the *rand.Rand it is given, and must not
 // iterate maps in its checker without sorting, so that runs stay deterministic.
@@ -32,11 +32,16 @@ type model interface {
 	// settings are the keyspace's settings, installed on every core with
 	// SetKeyspaces; nil keeps the node-wide defaults (core.Config.ReadRepair, LWW).
 	settings() *core.KeyspaceSettings
-	// nextOp fills op's Kind, Level and Value for a client operation on op.Key.
-	nextOp(r *rand.Rand, op *Op)
+	// nextOp fills op's Kind, Level and the rest for client c's operation on op.Key.
+	nextOp(r *rand.Rand, c *client, op *Op)
 	// request builds the core request of op (the driver sets its ID).
 	request(op *Op) core.Request
+	// completed tells the model how client c's op ended (op.Outcome, op.Obj), so that
+	// the client can carry what it learnt into its next operations.
+	completed(c *client, op *Op)
 	// check checks the operations on one key, in invocation order (the final reads
 	// included), reporting through cc.
 	check(cc *checkContext, key object.Key, ops []*Op)
+	// show renders what an OK read returned, for the history.
+	show(op *Op) string
 }

@@ -71,6 +71,16 @@ func (s *simulation) send(from *simNode, m wire.Message) {
 	}
 	data := wire.Append(nil, m)
 	s.messages++
+	s.bytes += uint64(len(data))
+	if s.byType != nil {
+		t := s.byType[m.Type]
+		if t == nil {
+			t = &traffic{}
+			s.byType[m.Type] = t
+		}
+		t.messages++
+		t.bytes += uint64(len(data))
+	}
 	if s.net.blocked(from.idx, to) {
 		s.injected.cutMessages++
 		s.logMessage("cut", m)

@@ -136,6 +136,12 @@ func (s *simulation) step(n *simNode, in input, nowMs int64) {
 	case inMessage:
 		n.hlcLow = max(n.hlcLow, in.msg.Clock)
 		s.noteRequest(n, in.msg)
+		if in.msg.Type == wire.FwdReq {
+			if op, ok := s.fwds[fwdKey{in.msg.From, in.msg.ID}]; ok {
+				s.applyOn(n, op, 0, func() { n.core.Receive(nowMs, in.msg) })
+				return
+			}
+		}
 		n.core.Receive(nowMs, in.msg)
 	case inSubmit:
 		s.submit(n, in.op, nowMs)
@@ -226,6 +232,14 @@ func (s *simulation) release(n *simNode, rd *core.Ready) {
 		n.hlcLow = max(n.hlcLow, m.Clock)
 		s.noteAck(n, m)
 		s.send(n, m)
+		if s.bug.retryForwards && m.Type == wire.FwdReq {
+			// Bug retried-forward: the same request again, under an id the forwarder
+			// never issues (ids stay below 2^62), as a retry would.
+			retry := m
+			retry.ID |= 1 << 62
+			s.fwds[fwdKey{n.id, retry.ID}] = s.fwds[fwdKey{n.id, m.ID}]
+			s.send(n, retry)
+		}
 	}
 	for _, r := range rd.Replies {
 		op, ok := n.reqs[r.ID]
@@ -328,6 +342,9 @@ func (s *simulation) coreConfig(n *simNode) core.Config {
 	cfg.IDBase = (n.gen + 1) << 40
 	if s.bug.configure != nil {
 		s.bug.configure(&cfg)
+	}
+	if s.configure != nil {
+		s.configure(&cfg)
 	}
 	return cfg
 }

@@ -25,16 +25,15 @@ func (m *registerModel) name() string                     { return "register" }
 func (m *registerModel) keyspace() string                 { return "default" }
 func (m *registerModel) settings() *core.KeyspaceSettings { return nil }
 
-func (m *registerModel) nextOp(r *rand.Rand, op *Op) {
+func (m *registerModel) completed(*client, *Op) {}
+
+func (m *registerModel) show(op *Op) string { return describe(observe(op.Obj)) }
+
+func (m *registerModel) nextOp(r *rand.Rand, _ *client, op *Op) {
 	op.Kind = [3]OpKind{OpGet, OpPut, OpDelete}[weighted(r, m.mix[:])]
 	op.Level = registerLevels[weighted(r, m.levels[:])]
 	if op.Kind == OpPut {
-		// Unique per run, so that any copy of it anywhere names this op; padded to vary
-		// message sizes.
-		op.Value = fmt.Appendf(nil, "v%d.", op.ID)
-		for range r.IntN(48) {
-			op.Value = append(op.Value, 'a'+byte(r.IntN(26)))
-		}
+		op.Value = uniqueValue(r, op.ID)
 	}
 }
 

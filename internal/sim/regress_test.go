@@ -24,7 +24,8 @@ func TestSimRegressions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := Config{Seed: tc.seed, Nodes: tc.nodes, Keys: tc.keys, Ops: tc.ops, Faults: faults}
+			// Registers only: the runs that found them, before the other models.
+			cfg := Config{Seed: tc.seed, Nodes: tc.nodes, Keys: tc.keys, Ops: tc.ops, Faults: faults, Models: registersOnly}
 			rep, err := Run(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -13,17 +13,21 @@ import (
 // Report is the outcome of one run. Everything in it is a function of the Config: the
 // same seed gives the same report, byte for byte.
 type Report struct {
-	Seed      uint64 `json:"seed"`
-	Nodes     int    `json:"nodes"`
-	Keys      int    `json:"keys"`
-	Ops       int    `json:"ops"`
-	Faults    string `json:"faults"`
+	Seed   uint64 `json:"seed"`
+	Nodes  int    `json:"nodes"`
+	Keys   int    `json:"keys"`
+	Ops    int    `json:"ops"`
+	Faults string `json:"faults"`
+	// Models are the data types the workload used.
+	Models    string `json:"models"`
 	Bug       string `json:"bug,omitempty"`
 	StrictLWW bool   `json:"strict_lww,omitempty"`
 	// Scenario is what the seed expanded into (settings, rates, distributions).
 	Scenario string `json:"scenario"`
 	// Injected counts the faults injected, in a fixed order.
 	Injected []Count `json:"faults_injected"`
+	// Workload counts the client operations (final reads apart) by model.
+	Workload []Count `json:"workload"`
 	// Operations counts the client operations by kind and outcome (final reads apart).
 	Operations []OpCount `json:"operations"`
 	FinalReads int       `json:"final_reads"`
@@ -34,6 +38,7 @@ type Report struct {
 	VirtualMs     int64       `json:"virtual_ms"`
 	Events        uint64      `json:"events"`
 	Messages      uint64      `json:"messages"`
+	Bytes         uint64      `json:"bytes"` // the messages' encoded size
 	Violations    []Violation `json:"violations"`
 	// Mechanisms counts what the repair mechanisms did, summed over every core of
 	// the run (those that crashed included).
@@ -48,6 +53,8 @@ type Report struct {
 	// History is the run's full history, for tools; it is not part of the report's
 	// text or JSON.
 	History *History `json:"-"`
+	// show renders what an OK read returned, as its model sees it.
+	show func(*Op) string
 }
 
 // Count is a named counter.
@@ -69,14 +76,16 @@ func (r *Report) Failed() bool { return len(r.Violations) > 0 }
 
 func (s *simulation) report() *Report {
 	r := &Report{
-		Seed: s.cfg.Seed, Nodes: s.cfg.Nodes, Keys: s.cfg.Keys, Ops: s.cfg.Ops, Faults: s.cfg.Faults.String(),
+		Seed: s.cfg.Seed, Nodes: s.cfg.Nodes, Keys: s.cfg.Keys, Ops: s.cfg.Ops, Faults: s.cfg.Faults.String(), Models: s.cfg.models().String(),
 		Bug: s.cfg.Bug, StrictLWW: s.cfg.StrictLWW, Scenario: s.sc.String(),
 		HealAtMs: s.healAt / usPerMs, ConvergenceMs: -1, VirtualMs: s.now / usPerMs,
-		Events: s.events, Messages: s.messages,
+		Events: s.events, Messages: s.messages, Bytes: s.bytes,
 		Violations: dedupe(s.violations), ClockLosses: dedupe(s.clockLosses),
 		TraceHash: fmt.Sprintf("%016x", s.trace.Sum64()), Replay: s.cfg.Command(),
 		History: &s.history,
 	}
+	models := s.models
+	r.show = func(op *Op) string { return models[op.model].show(op) }
 	if r.Violations == nil {
 		r.Violations = []Violation{}
 	}
@@ -106,12 +115,21 @@ func (s *simulation) report() *Report {
 	counts := s.history.counts()
 	for k := OpKind(0); k < opKindCount; k++ {
 		c := counts[k]
+		if k > OpDelete && c == [4]int{} {
+			continue // the CRDT kinds, when the run had none
+		}
 		r.Operations = append(r.Operations, OpCount{Kind: k.String(), OK: c[OK], Fail: c[Fail], Timeout: c[Timeout]})
 	}
+	perModel := make([]int, len(s.models))
 	for _, op := range s.history.Ops {
 		if op.Final {
 			r.FinalReads++
+		} else {
+			perModel[op.model]++
 		}
+	}
+	for i, m := range s.models {
+		r.Workload = append(r.Workload, Count{m.name(), perModel[i]})
 	}
 	return r
 }
@@ -140,7 +158,7 @@ const maxListed = 20
 // WriteText writes the report for people.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "chorus sim: seed %d, %d nodes, %d keys, %d ops, faults %s", r.Seed, r.Nodes, r.Keys, r.Ops, r.Faults)
+	fmt.Fprintf(&b, "chorus sim: seed %d, %d nodes, %d keys, %d ops, faults %s, models %s", r.Seed, r.Nodes, r.Keys, r.Ops, r.Faults, r.Models)
 	if r.Bug != "" {
 		fmt.Fprintf(&b, ", bug %s", r.Bug)
 	}
@@ -152,7 +170,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, c := range r.Injected {
 		fmt.Fprintf(&b, " %s=%d", c.Name, c.Count)
 	}
-	b.WriteString("\noperations:")
+	b.WriteString("\nworkload:")
+	for _, c := range r.Workload {
+		fmt.Fprintf(&b, " %s=%d", c.Name, c.Count)
+	}
+	b.WriteString(" ops\noperations:")
 	for _, c := range r.Operations {
 		fmt.Fprintf(&b, " %s ok=%d fail=%d timeout=%d;", c.Kind, c.OK, c.Fail, c.Timeout)
 	}
@@ -162,8 +184,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, " %s=%d", c.Name, c.Count)
 	}
 	b.WriteByte('\n')
-	fmt.Fprintf(&b, "virtual time: %s s (heal at %s s), %d events, %d messages\n",
-		msString(r.VirtualMs), msString(r.HealAtMs), r.Events, r.Messages)
+	fmt.Fprintf(&b, "virtual time: %s s (heal at %s s), %d events, %d messages (%d kB)\n",
+		msString(r.VirtualMs), msString(r.HealAtMs), r.Events, r.Messages, (r.Bytes+512)/1024)
 	if r.ConvergenceMs >= 0 {
 		fmt.Fprintf(&b, "convergence: %d ms after heal\n", r.ConvergenceMs)
 	} else {
@@ -220,15 +242,21 @@ func (r *Report) WriteHistory(w io.Writer) error {
 		b.WriteString(op.String())
 		switch {
 		case op.Outcome == OK && op.Kind == OpGet:
-			fmt.Fprintf(&b, " -> %s", describe(observe(op.Obj)))
+			fmt.Fprintf(&b, " -> %s", r.show(op))
 		case op.Err != "":
 			fmt.Fprintf(&b, " err=%q", op.Err)
 		}
 		if v, _, ok := strings.Cut(string(op.Value), "."); ok {
 			fmt.Fprintf(&b, " value=%s", v)
 		}
+		if op.Kind.IsWrite() && op.Key.Keyspace == siblingsKeyspace {
+			fmt.Fprintf(&b, " ctx=%s", op.Context)
+		}
 		if op.Dot.Actor != "" {
 			fmt.Fprintf(&b, " dot=%s:%d", op.Dot.Actor, op.Dot.Counter)
+		}
+		if op.Applier != "" && op.Applier != op.Node {
+			fmt.Fprintf(&b, " applied-by=%s", op.Applier)
 		}
 		b.WriteByte('\n')
 	}

@@ -48,6 +48,12 @@ type scenario struct {
 	crashMaxUs         int64
 	skewMaxMs          int64 // bound on a clock's offset
 	convergenceBoundUs int64 // P2: most virtual time from heal to convergence
+
+	// The models beyond registers (drawn last, so that they change nothing above).
+	models   Models
+	blindPct int // siblings: writes sent without a context
+	setElems int // sets: elements each set's adds and removes draw from
+	decPct   int // counters: increments that are decrements
 }
 
 // newScenario expands a configuration with r, the seed's scenario stream.
@@ -113,7 +119,30 @@ func newScenario(cfg Config, r *rand.Rand) scenario {
 	sc.maxDown = max(1, (cfg.Nodes-1)/2)
 	sc.crashMinUs, sc.crashMaxUs = 500*usPerMs, 8*usPerSec
 	sc.convergenceBoundUs = (30_000 + 20*sc.aeIntervalMs) * usPerMs
+
+	sc.models = cfg.models()
+	sc.blindPct = 5 + r.IntN(30)
+	sc.setElems = 2 + r.IntN(7)
+	sc.decPct = r.IntN(40)
 	return sc
+}
+
+// buildModels makes the models of the set, in their fixed order.
+func (sc *scenario) buildModels(ms Models) []model {
+	var out []model
+	if ms.Has(ModelRegister) {
+		out = append(out, &registerModel{levels: sc.levels, mix: sc.mix})
+	}
+	if ms.Has(ModelSiblings) {
+		out = append(out, &siblingsModel{levels: sc.levels, mix: sc.mix, blindPct: sc.blindPct, readRepair: sc.readRepair})
+	}
+	if ms.Has(ModelCounter) {
+		out = append(out, &counterModel{levels: sc.levels, getPct: sc.mix[0], decPct: sc.decPct})
+	}
+	if ms.Has(ModelSet) {
+		out = append(out, &setModel{levels: sc.levels, mix: [3]int{sc.mix[0], sc.mix[1], sc.mix[1]/2 + sc.mix[2]}, elems: sc.setElems})
+	}
+	return out
 }
 
 func pick(r *rand.Rand, choices ...int64) int64 { return choices[r.IntN(len(choices))] }
@@ -129,7 +158,22 @@ func (sc scenario) String() string {
 		msString(sc.latMinUs), msString(sc.latMaxUs), 100*sc.tailProb, sc.tailMaxUs/usPerMs,
 		100*sc.loss, 100*sc.dup, msString(sc.diskMaxUs),
 		sc.requestTimeoutMs, sc.hintTTLMs, sc.graceMs, sc.aeIntervalMs, sc.readRepair, sc.tickUs/usPerMs,
-		sc.detectMinUs/usPerMs, sc.detectMaxUs/usPerMs, sc.faultGapUs/usPerMs, sc.partitionMaxUs/usPerSec)
+		sc.detectMinUs/usPerMs, sc.detectMaxUs/usPerMs, sc.faultGapUs/usPerMs, sc.partitionMaxUs/usPerSec) + sc.modelString()
+}
+
+// modelString renders the settings of the models beyond registers that the run uses.
+func (sc scenario) modelString() string {
+	var s string
+	if sc.models.Has(ModelSiblings) {
+		s += fmt.Sprintf(" siblings-blind=%d%%", sc.blindPct)
+	}
+	if sc.models.Has(ModelCounter) {
+		s += fmt.Sprintf(" counter-decrements=%d%%", sc.decPct)
+	}
+	if sc.models.Has(ModelSet) {
+		s += fmt.Sprintf(" set-elements=%d", sc.setElems)
+	}
+	return s
 }
 
 // msString renders microseconds as milliseconds with one decimal.

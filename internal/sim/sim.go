@@ -64,6 +64,7 @@ type simulation struct {
 	quiet     bool // healing: one membership change for the whole heal
 
 	models        []model
+	modelShift    int // key i belongs to model (i + modelShift) mod len(models)
 	keys          keyPicker
 	touched       map[int]bool
 	clients       []*client
@@ -77,6 +78,7 @@ type simulation struct {
 	// The all-seeing oracle.
 	dots        map[version.Dot]dotEntry
 	values      map[string]*Op
+	fwds        map[fwdKey]*Op    // forwarded writes, by (forwarder, request id)
 	hints       map[hintKey]int64 // (holder, hint id) → expiry when first stored
 	violations  []Violation
 	clockLosses []Violation
@@ -86,7 +88,17 @@ type simulation struct {
 	trace            xxhash.Digest
 	scratch          []byte
 	events, messages uint64
+	bytes            uint64 // encoded size of every message sent
+	// byType counts, per message type, the messages and bytes sent (experiments).
+	byType map[wire.Type]*traffic
+	// preload, if set, fills a node's storage before its core starts (experiments).
+	preload func(*simNode)
+	// configure, if set, adjusts every core's configuration (experiments).
+	configure func(*core.Config)
 }
+
+// traffic counts messages of one type.
+type traffic struct{ messages, bytes uint64 }
 
 type hintKey struct {
 	holder int
@@ -125,14 +137,15 @@ func newSimulation(cfg Config) (*simulation, error) {
 		rFault: stream(cfg.Seed, streamFault), rNode: stream(cfg.Seed, streamNode),
 		byID: map[string]int{}, suspected: map[suspicion]bool{}, upMaps: map[string]map[string]bool{},
 		touched: map[int]bool{}, finalAttempts: map[object.Key]int{},
-		dots: map[version.Dot]dotEntry{}, values: map[string]*Op{}, hints: map[hintKey]int64{},
+		dots: map[version.Dot]dotEntry{}, values: map[string]*Op{}, fwds: map[fwdKey]*Op{}, hints: map[hintKey]int64{},
 		convergedAt: -1,
 	}
 	s.sc = newScenario(cfg, stream(cfg.Seed, streamScenario))
 	if b.scenario != nil {
 		b.scenario(&s.sc)
 	}
-	s.models = []model{&registerModel{levels: s.sc.levels, mix: s.sc.mix}}
+	s.models = s.sc.buildModels(cfg.models())
+	s.modelShift = int(cfg.Seed % uint64(len(s.models)))
 	s.keys = keyPicker{n: cfg.Keys, r: s.rWork}
 	if s.sc.zipf && cfg.Keys > 1 {
 		s.keys.zipf = rand.NewZipf(s.rWork, 1.1, 1, uint64(cfg.Keys-1))
@@ -143,10 +156,23 @@ func newSimulation(cfg Config) (*simulation, error) {
 
 // start builds the cluster and starts the workload and the faults.
 func (s *simulation) start() {
+	s.startCluster()
+	s.startClients()
+	s.startFaults()
+	if s.cfg.Ops == 0 {
+		s.after(0, "heal", s.heal)
+	}
+}
+
+// startCluster builds the nodes, their cores and views, and starts their tickers.
+func (s *simulation) startCluster() {
 	width := len(fmt.Sprint(s.cfg.Nodes - 1))
 	members := make([]ring.Member, s.cfg.Nodes)
 	for i := range s.cfg.Nodes {
 		n := &simNode{idx: i, id: fmt.Sprintf("n%0*d", width, i), store: memory.New(memory.Options{}), reqs: map[uint64]*Op{}}
+		if s.preload != nil {
+			s.preload(n)
+		}
 		if s.cfg.Faults.Has(FaultSkew) {
 			n.clock = clock{offsetMs: s.between(s.rFault, -1000, 1000), driftPPM: s.between(s.rFault, -200, 200)}
 		}
@@ -169,27 +195,33 @@ func (s *simulation) start() {
 		n.core.SetView(v)
 		s.startTicks(n)
 	}
-	s.startClients()
-	s.startFaults()
-	if s.cfg.Ops == 0 {
-		s.after(0, "heal", s.heal)
-	}
 }
 
 func (s *simulation) run() {
 	s.start()
+	s.loop(func() bool {
+		if s.phase >= phaseHeal && s.now-s.healAt > s.sc.convergenceBoundUs+300*usPerSec {
+			s.violate("liveness", noKey, nil, "the run did not finish %s s after heal", msString((s.now-s.healAt)/usPerMs))
+			return true
+		}
+		return false
+	})
+	s.checkAll()
+}
+
+// loop processes events until the run is done, the queue is empty, or stop (asked
+// after each event) says so.
+func (s *simulation) loop(stop func() bool) {
 	for s.phase != phaseDone && len(s.queue) > 0 {
 		e := s.next()
 		s.now = e.at
 		s.events++
 		s.traceEvent(e)
 		s.dispatch(e)
-		if s.phase >= phaseHeal && s.now-s.healAt > s.sc.convergenceBoundUs+300*usPerSec {
-			s.violate("liveness", noKey, nil, "the run did not finish %s s after heal", msString((s.now-s.healAt)/usPerMs))
-			break
+		if stop() {
+			return
 		}
 	}
-	s.checkAll()
 }
 
 func (s *simulation) dispatch(e *event) {
@@ -327,7 +359,7 @@ func (s *simulation) finalReads() {
 func (s *simulation) finalRead(i int) {
 	key := s.objectKey(i)
 	s.finalAttempts[key]++
-	op := &Op{Client: -1, Final: true, Kind: OpGet, Key: key, Level: core.Quorum, Invoke: s.now, model: i % len(s.models)}
+	op := &Op{Client: -1, Final: true, Kind: OpGet, Key: key, Level: core.Quorum, Invoke: s.now, model: s.modelIndex(i)}
 	op.Node = s.nodes[s.rWork.IntN(len(s.nodes))].id
 	s.history.add(op)
 	s.finalPending++

@@ -15,7 +15,10 @@ var (
 )
 
 // seedConfig derives a run of mixed size and fault set from a seed: mostly small
-// clusters, a few larger ones; every fault alone, random sets, all and none.
+// clusters, a few larger ones; every fault alone, random sets, all and none. Every
+// model is in the workload (the default): registers, siblings, counters and sets,
+// their keys dealt in turn from model seed mod 4, so that consecutive seeds with few
+// keys still cover them all.
 func seedConfig(seed uint64) Config {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	cfg := DefaultConfig(seed)
@@ -73,6 +76,7 @@ func TestSimSeeds(t *testing.T) {
 	seeds := seedsToRun()
 	var mu sync.Mutex
 	var events, virtualMs uint64
+	perModel := map[string]int{}
 	t.Run("seeds", func(t *testing.T) {
 		for i := range seeds {
 			seed := *flagFirst + uint64(i)
@@ -89,10 +93,21 @@ func TestSimSeeds(t *testing.T) {
 				mu.Lock()
 				events += rep.Events
 				virtualMs += uint64(rep.VirtualMs)
+				for _, c := range rep.Workload {
+					perModel[c.Name] += c.Count
+				}
 				mu.Unlock()
 			})
 		}
 	})
-	t.Logf("%d seeds from %d, each run twice: %v wall, %d events, %d s virtual",
-		seeds, *flagFirst, time.Since(start).Round(time.Millisecond), 2*events, 2*virtualMs/1000)
+	t.Logf("%d seeds from %d, each run twice: %v wall, %d events, %d s virtual; operations by model: register=%d siblings=%d counter=%d set=%d",
+		seeds, *flagFirst, time.Since(start).Round(time.Millisecond), 2*events, 2*virtualMs/1000,
+		perModel["register"], perModel["siblings"], perModel["counter"], perModel["set"])
+	if seeds >= 8 {
+		for m := Model(0); m < modelCount; m++ {
+			if perModel[m.String()] == 0 {
+				t.Errorf("no seed exercised the %s model", m)
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/object"
+	"github.com/chorusdb/chorus/internal/version"
 	"github.com/chorusdb/chorus/internal/wire"
 )
 
@@ -16,9 +17,13 @@ import (
 // machine: a request reaches the core when the client issues it (or when the node
 // next steps, if it is busy or paused), and a node that is down refuses it.
 
-// client is one closed-loop client.
+// client is one closed-loop client. Beside its id it keeps, per key, what it learnt
+// from the replies it got, as a real client would: the causal context to send with
+// its next write to a siblings key, the elements it last saw in a set.
 type client struct {
-	id int
+	id   int
+	ctx  map[object.Key]version.Vector
+	seen map[object.Key][]string
 }
 
 // keyPicker draws keys: uniform, or Zipf-skewed toward a few hot keys.
@@ -38,12 +43,17 @@ func (k *keyPicker) next() int {
 // keyName is the name of key i.
 func keyName(i int) string { return fmt.Sprintf("k%d", i) }
 
-// modelOf returns the model owning key i: keys are dealt to models in turn.
-func (s *simulation) modelOf(i int) model { return s.models[i%len(s.models)] }
+// modelIndex returns the index of the model owning key i: keys are dealt to the
+// models in turn, starting from model seed mod M, so that runs with fewer keys than
+// models still cover every model over consecutive seeds.
+func (s *simulation) modelIndex(i int) int { return (i + s.modelShift) % len(s.models) }
+
+// modelOf returns the model owning key i.
+func (s *simulation) modelOf(i int) model { return s.models[s.modelIndex(i)] }
 
 func (s *simulation) startClients() {
 	for i := range s.sc.clients {
-		c := &client{id: i}
+		c := &client{id: i, ctx: map[object.Key]version.Vector{}, seen: map[object.Key][]string{}}
 		s.clients = append(s.clients, c)
 		s.schedule(s.now+s.thinkTime(), &event{kind: evInvoke, node: i})
 	}
@@ -62,9 +72,9 @@ func (s *simulation) invoke(c *client) {
 	i := s.keys.next()
 	s.touched[i] = true
 	m := s.modelOf(i)
-	op := &Op{Client: c.id, Key: object.Key{Keyspace: m.keyspace(), Key: keyName(i)}, Invoke: s.now, model: i % len(s.models)}
+	op := &Op{Client: c.id, Key: object.Key{Keyspace: m.keyspace(), Key: keyName(i)}, Invoke: s.now, model: s.modelIndex(i)}
 	s.history.add(op)
-	m.nextOp(s.rWork, op)
+	m.nextOp(s.rWork, c, op)
 	if op.Value != nil {
 		s.values[string(op.Value)] = op
 	}
@@ -90,62 +100,123 @@ func (s *simulation) clientTimeoutUs() int64 { return (s.sc.requestTimeoutMs + 1
 
 // submit steps a client request on its coordinator's core. For a write it then finds
 // the sibling the coordinator stamped, in what the Submit added to the Ready, and
-// checks it against the dot registry and the HLC bound.
+// checks it against the dot registry and the HLC bound; a write the coordinator
+// forwarded to a replica (siblings keyspaces, CRDT updates) is followed there.
 func (s *simulation) submit(n *simNode, op *Op, nowMs int64) {
-	rd := n.core.Ready()
-	mark := readyMark{messages: len(rd.Messages), hints: len(rd.Batch.Hints), replies: len(rd.Replies)}
 	n.nextReq++
 	id := n.nextReq
 	n.reqs[id] = op
 	req := s.models[op.model].request(op)
 	req.ID = id
-	low := n.hlcLow
-	n.core.Submit(nowMs, req)
+	if s.bug.dropContext {
+		req.Context = nil
+	}
 	if !op.Kind.IsWrite() {
+		n.core.Submit(nowMs, req)
 		return
 	}
-	sib, ok := stampedSibling(n.core.Ready(), mark, n.id, id)
+	s.applyOn(n, op, id, func() { n.core.Submit(nowMs, req) })
+}
+
+// fwdKey names a forwarded request: the forwarding node and its request id.
+type fwdKey struct {
+	from string
+	id   uint64
+}
+
+// applyOn runs step (a Submit of op, or the Receive of its forwarded request) on n
+// and records what n stamped for op, if anything: its dot, and for a CRDT update the
+// replica's state before and after. A FwdReq the step sent is remembered, so that
+// the replica that receives it is watched in turn.
+func (s *simulation) applyOn(n *simNode, op *Op, reqID uint64, step func()) {
+	rd := n.core.Ready()
+	mark := readyMark{messages: len(rd.Messages), hints: len(rd.Batch.Hints), replies: len(rd.Replies)}
+	low := n.hlcLow
+	var before object.Object
+	if op.Kind.IsUpdate() {
+		before = s.localCopy(n, op.Key)
+	}
+	step()
+	rd = n.core.Ready()
+	for _, m := range rd.Messages[mark.messages:] {
+		if m.Type == wire.FwdReq {
+			s.fwds[fwdKey{n.id, m.ID}] = op
+		}
+	}
+	obj, sib, ok := stampedSibling(rd, mark, n.id, reqID)
 	if !ok {
 		return
 	}
-	op.Dot, op.TS = sib.Dot, sib.Timestamp
+	if !op.Dot.IsZero() {
+		// Applied a second time: a duplicated or replayed request taken for a new one.
+		if op.Dot != sib.Dot {
+			s.violate("double-apply", op.Key, []int{op.ID}, "%s was applied twice: by %s as %s:%d, then by %s as %s:%d",
+				op, op.Applier, op.Dot.Actor, op.Dot.Counter, n.id, sib.Dot.Actor, sib.Dot.Counter)
+		}
+		return
+	}
+	op.Dot, op.TS, op.Applier = sib.Dot, sib.Timestamp, n.id
 	n.hlcLow = max(n.hlcLow, sib.Timestamp)
 	s.registerDot(sib, op)
 	if sib.Timestamp <= low {
 		s.violate("hlc-causality", op.Key, []int{op.ID},
 			"node %s stamped %s at %s, not above %s, a clock it had already observed or issued", n.id, op, sib.Timestamp, low)
 	}
+	if op.Kind.IsUpdate() {
+		s.noteUpdate(op, before, obj)
+	}
+}
+
+// localCopy is n's core's own copy of key now: what its pending batch last wrote for
+// the key, else what its storage holds.
+func (s *simulation) localCopy(n *simNode, key object.Key) object.Object {
+	objs := n.core.Ready().Batch.Objects
+	for i := len(objs) - 1; i >= 0; i-- {
+		if objs[i].Key == key {
+			if objs[i].Purge {
+				return object.Object{}
+			}
+			return objs[i].Object
+		}
+	}
+	o, _, err := n.store.Get(key)
+	if err != nil {
+		s.violate("storage", key, nil, "node %s: get: %v", n.id, err)
+	}
+	return o
 }
 
 // readyMark records how long a Ready's lists were before a step.
 type readyMark struct{ messages, hints, replies int }
 
 // stampedSibling finds, among what was added to rd after mark, the new sibling of the
-// write with request id reqID that node coordinated: in its reply (if it was answered
-// at once), or in the PutReqs or hints it produced, which carry the written object.
-func stampedSibling(rd *core.Ready, mark readyMark, node string, reqID uint64) (object.Sibling, bool) {
+// write that node coordinated (request id reqID; 0 for a forwarded request, answered
+// by a FwdResp): in its reply (if it was answered at once), or in the PutReqs or
+// hints it produced, which carry the written object. It returns the object too.
+func stampedSibling(rd *core.Ready, mark readyMark, node string, reqID uint64) (object.Object, object.Sibling, bool) {
+	var obj object.Object
 	best, found := object.Sibling{}, false
 	consider := func(o object.Object) {
 		for _, sib := range o.Siblings {
 			if sib.Dot.Actor == node && (!found || sib.Dot.Counter > best.Dot.Counter) {
-				best, found = sib, true
+				best, found, obj = sib, true, o
 			}
 		}
 	}
 	for _, r := range rd.Replies[mark.replies:] {
-		if r.ID == reqID && r.Err == nil {
+		if reqID != 0 && r.ID == reqID && r.Err == nil {
 			consider(r.Obj)
 		}
 	}
 	for _, m := range rd.Messages[mark.messages:] {
-		if m.Type == wire.PutReq {
+		if m.Type == wire.PutReq || (reqID == 0 && m.Type == wire.FwdResp && m.Err == "") {
 			consider(m.Object)
 		}
 	}
 	for _, h := range rd.Batch.Hints[mark.hints:] {
 		consider(h.Object)
 	}
-	return best, found
+	return obj, best, found
 }
 
 // replied records a core's reply to op.
@@ -155,8 +226,9 @@ func (s *simulation) replied(op *Op, r core.Reply) {
 	}
 	switch {
 	case r.Err == nil:
-		if op.Kind == OpGet {
-			op.Found, op.Obj = r.Found, r.Obj
+		op.Found, op.Obj = r.Found, r.Obj
+		if op.crdt != nil && !object.Equal(op.crdt.before, r.Before) {
+			s.violate("oracle", op.Key, []int{op.ID}, "%s: the replica's state before it, as the reply gives it, is not what the simulator saw", op)
 		}
 		s.complete(op, OK, "")
 	case errors.Is(r.Err, core.ErrTimeout):
@@ -184,8 +256,13 @@ func (s *simulation) complete(op *Op, out Outcome, err string) {
 		s.finalDone(op)
 		return
 	}
+	if op.done != nil {
+		op.done(op)
+		return
+	}
 	s.done++
 	c := s.clients[op.Client]
+	s.models[op.model].completed(c, op)
 	if s.issued < s.cfg.Ops {
 		s.schedule(s.now+s.thinkTime(), &event{kind: evInvoke, node: c.id})
 	} else if s.done == s.cfg.Ops {
