@@ -43,19 +43,34 @@ type benchConfig struct {
 	ReadLevel  string  `json:"read_level"`
 	WriteLevel string  `json:"write_level"`
 	Keyspace   string  `json:"keyspace"`
-	Pipeline   int     `json:"pipeline"`
-	Seed       int64   `json:"seed"`
+	Kind       string  `json:"kind"`
+	// Resolution is the keyspace's, as GET /v1/keyspaces reports it ("" if unknown).
+	Resolution string `json:"resolution,omitempty"`
+	Pipeline   int    `json:"pipeline"`
+	Seed       int64  `json:"seed"`
+	// Staleness mode (--staleness): the t values and trials per t.
+	Staleness bool      `json:"staleness,omitempty"`
+	TMs       []float64 `json:"t_ms,omitempty"`
+	Trials    int       `json:"trials_per_t,omitempty"`
 
 	duration      time.Duration
 	reads, writes int // the ratio's parts
+	tList         string
 	json, quiet   bool
 }
+
+// The kinds of value --kind benchmarks.
+const (
+	kindRegister = "register"
+	kindCounter  = "counter"
+	kindSet      = "set"
+)
 
 func benchCmd() *cobra.Command {
 	cfg := &benchConfig{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load a cluster with reads and writes and report throughput, latency percentiles and errors",
+		Short: "Load a cluster with reads and writes and report throughput, latency percentiles and errors; or measure staleness",
 		Long: `bench drives a cluster the way redis-benchmark or cassandra-stress do: --clients
 concurrent clients send GETs and SETs (in the --ratio read:write) of --value-size-byte
 values to --keys keys chosen --dist uniform or zipf, for --requests operations or for
@@ -67,7 +82,22 @@ It reports operations per second, HDR-histogram latency percentiles per operatio
 (p50, p90, p99, p99.9, max; with --pipeline N, the latency of each operation is that
 of its batch) and errors by kind (unavailable, timeout, other). A GET of a key never
 written is a miss, not an error. Progress goes to stderr; --json prints the report
-as JSON for scripts.`,
+as JSON for scripts.
+
+--kind picks what the keys hold: register (GET and SET, the default), counter (INCR;
+reads go over HTTP, GET /v1/crdt/KEYSPACE/KEY, as RESP has no counter read) or set
+(SADD key member:N with N < 16, and SMEMBERS). In a keyspace created with
+resolution siblings, register reads use GETSIBLINGS and may return several values;
+the report counts the values reads returned (siblings, set members). Each client
+writes its own value, so a key holds at most --clients siblings.
+
+--staleness measures the t-visibility of Probabilistically Bounded Staleness instead:
+each trial writes a fresh key at --write-level through one node, waits t ms after
+the acknowledgement and reads it at --read-level through another node (both learned
+from /v1/cluster; trials rotate over every ordered pair of live nodes), and the
+report gives, for each t of --t-ms, the share of reads that returned the value
+written, next to the node's own prediction (GET /v1/staleness) when it has one.
+--trials trials run per t, --clients at a time (default 4 here).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.finish(cmd); err != nil {
@@ -75,6 +105,19 @@ as JSON for scripts.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cfg.Staleness {
+				rep, err := runStaleness(ctx, cfg, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				if cfg.json {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(rep)
+				}
+				rep.print(cmd.OutOrStdout())
+				return nil
+			}
 			rep, err := runBench(ctx, cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -107,6 +150,10 @@ as JSON for scripts.`,
 	f.StringVar(&cfg.ReadLevel, "read-level", "QUORUM", "read consistency level")
 	f.StringVar(&cfg.WriteLevel, "write-level", "QUORUM", "write consistency level")
 	f.StringVar(&cfg.Keyspace, "keyspace", "default", "keyspace")
+	f.StringVar(&cfg.Kind, "kind", kindRegister, "what keys hold: register (GET/SET), counter (INCR; reads over HTTP) or set (SADD/SMEMBERS)")
+	f.BoolVar(&cfg.Staleness, "staleness", false, "measure P(a read t ms after a write's acknowledgement returns it) instead of throughput")
+	f.StringVar(&cfg.tList, "t-ms", "0,1,2,5,10,20,50,100", "--staleness: the delays t between the write's acknowledgement and the read, in ms")
+	f.IntVar(&cfg.Trials, "trials", 100, "--staleness: trials per t")
 	f.IntVar(&cfg.Pipeline, "pipeline", 1, "operations per client per round trip")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed of the key and operation choices (0: from the clock; the report shows it)")
 	f.BoolVar(&cfg.json, "json", false, "print the report as JSON")
@@ -123,6 +170,9 @@ func (c *benchConfig) finish(cmd *cobra.Command) error {
 	}
 	if c.RESPAddr != "" {
 		c.TokenAware = false
+	}
+	if c.Staleness && !cmd.Flags().Changed("clients") {
+		c.Clients = 4
 	}
 	c.Duration = c.duration.Seconds()
 	if c.duration > 0 {
@@ -145,6 +195,9 @@ func (c *benchConfig) finish(cmd *cobra.Command) error {
 		{c.Dist == "zipf" && !(c.ZipfS > 1), "--zipf-s must be greater than 1"},
 		{c.ValueSize < 0, "--value-size must not be negative"},
 		{c.Pipeline < 1, "--pipeline must be at least 1"},
+		{c.Kind != kindRegister && c.Kind != kindCounter && c.Kind != kindSet, fmt.Sprintf("--kind %q is not register, counter or set", c.Kind)},
+		{c.Staleness && c.Kind != kindRegister, "--staleness measures registers: it cannot take --kind " + c.Kind},
+		{c.Staleness && c.Trials < 1, "--trials must be at least 1"},
 	} {
 		if check.bad {
 			errs = append(errs, errors.New(check.msg))
@@ -152,6 +205,16 @@ func (c *benchConfig) finish(cmd *cobra.Command) error {
 	}
 	if err := opts.EnsureDefaults().Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Staleness {
+		ts, err := parseTList(c.tList)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.TMs = ts
+		c.Requests, c.Duration, c.Ratio = 0, 0, ""
+	} else {
+		c.Trials = 0
 	}
 	if c.Dist != "zipf" {
 		c.ZipfS = 0
@@ -177,8 +240,13 @@ type benchOp struct {
 	write bool
 	key   string
 	value []byte
-	hit   bool // a read found a value
-	err   error
+	// args is the command when the op is not a plain GET or SET (counters, sets,
+	// GETSIBLINGS); viaHTTP marks a counter read, which goes over HTTP.
+	args    []any
+	viaHTTP bool
+	hit     bool // a read found a value
+	values  int  // values a read returned (siblings, set members; 1 for a plain hit)
+	err     error
 }
 
 // benchTarget sends batches of operations: one request, or a pipeline of them. It is
@@ -201,7 +269,11 @@ func newTarget(ctx context.Context, cfg *benchConfig) (benchTarget, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &clientTarget{c: c}, nil
+		t := &clientTarget{c: c}
+		if cfg.Kind == kindCounter {
+			t.counters = newCounterReader(cfg, t.httpAddrOf)
+		}
+		return t, nil
 	}
 	addr := cfg.RESPAddr
 	if addr == "" {
@@ -211,7 +283,19 @@ func newTarget(ctx context.Context, cfg *benchConfig) (benchTarget, error) {
 		}
 		addr = a
 	}
-	return newNodeTarget(addr, cfg), nil
+	t := newNodeTarget(addr, cfg)
+	if cfg.Kind == kindCounter {
+		httpAddr := cfg.Addr
+		if cfg.RESPAddr != "" {
+			var err error
+			if httpAddr, err = httpAddrOf(cfg.Addr, cfg.RESPAddr); err != nil {
+				t.close()
+				return nil, err
+			}
+		}
+		t.counters = newCounterReader(cfg, func(string) string { return httpAddr })
+	}
+	return t, nil
 }
 
 // respAddrOf returns the RESP address of the node whose HTTP address is httpAddr.
@@ -233,7 +317,13 @@ func respAddrOf(httpAddr string) (string, error) {
 }
 
 // clientTarget is token-aware: the Go client routes each key to a replica.
-type clientTarget struct{ c *client.Client }
+type clientTarget struct {
+	c        *client.Client
+	counters *counterReader // counter reads (--kind counter)
+
+	addrsMu sync.Mutex
+	addrs   map[string]string // member id → HTTP address
+}
 
 func (t *clientTarget) describe() string {
 	return fmt.Sprintf("token-aware (%d nodes)", len(t.c.Members()))
@@ -244,18 +334,36 @@ func (t *clientTarget) close() { t.c.Close() }
 func (t *clientTarget) send(ctx context.Context, ops []benchOp) {
 	if len(ops) == 1 {
 		op := &ops[0]
+		switch {
+		case op.viaHTTP:
+			t.counters.read(ctx, op)
+			return
+		case op.args != nil:
+			v, err := t.c.Do(ctx, op.key, op.args...)
+			settleReply(op, v, err, client.ErrNotFound)
+			return
+		}
 		if op.write {
 			op.err = t.c.Set(ctx, op.key, op.value, 0)
 			return
 		}
 		_, op.err = t.c.Get(ctx, op.key)
 		op.hit, op.err = settleGet(op.err, client.ErrNotFound)
+		op.values = hitValues(op.hit)
 		return
 	}
 	p := t.c.Pipeline()
 	gets := make([]*client.GetResult, len(ops))
 	sets := make([]*client.SetResult, len(ops))
+	dos := make([]*client.DoResult, len(ops))
 	for i, op := range ops {
+		switch {
+		case op.viaHTTP:
+			continue
+		case op.args != nil:
+			dos[i] = p.Do(op.key, op.args...)
+			continue
+		}
 		if op.write {
 			sets[i] = p.Set(op.key, op.value, 0)
 		} else {
@@ -264,13 +372,34 @@ func (t *clientTarget) send(ctx context.Context, ops []benchOp) {
 	}
 	_ = p.Exec(ctx) // each result holds its error
 	for i := range ops {
-		if ops[i].write {
+		switch {
+		case ops[i].viaHTTP:
+			t.counters.read(ctx, &ops[i])
+		case dos[i] != nil:
+			v, err := dos[i].Result()
+			settleReply(&ops[i], v, err, client.ErrNotFound)
+		case ops[i].write:
 			ops[i].err = sets[i].Err()
-		} else {
+		default:
 			_, err := gets[i].Result()
 			ops[i].hit, ops[i].err = settleGet(err, client.ErrNotFound)
+			ops[i].values = hitValues(ops[i].hit)
 		}
 	}
+}
+
+// httpAddrOf returns the HTTP address of the node the client would send key to.
+func (t *clientTarget) httpAddrOf(key string) string {
+	id := t.c.Coordinator(key)
+	t.addrsMu.Lock()
+	defer t.addrsMu.Unlock()
+	if _, ok := t.addrs[id]; !ok {
+		t.addrs = map[string]string{}
+		for _, m := range t.c.Members() {
+			t.addrs[m.ID] = m.HTTPAddr
+		}
+	}
+	return t.addrs[id]
 }
 
 // settleGet turns a read's error into (found, error): a miss is not an error.
@@ -283,8 +412,9 @@ func settleGet(err, notFound error) (bool, error) {
 
 // nodeTarget sends everything to one node's RESP address, as redis-benchmark does.
 type nodeTarget struct {
-	addr string
-	rdb  *redis.Client
+	addr     string
+	rdb      *redis.Client
+	counters *counterReader // counter reads (--kind counter), to the node's HTTP address
 }
 
 func newNodeTarget(addr string, cfg *benchConfig) *nodeTarget {
@@ -315,16 +445,30 @@ func (t *nodeTarget) close() { t.rdb.Close() }
 func (t *nodeTarget) send(ctx context.Context, ops []benchOp) {
 	if len(ops) == 1 {
 		op := &ops[0]
-		if op.write {
+		switch {
+		case op.viaHTTP:
+			t.counters.read(ctx, op)
+		case op.args != nil:
+			v, err := t.rdb.Do(ctx, op.args...).Result()
+			settleReply(op, v, err, redis.Nil)
+		case op.write:
 			op.err = t.rdb.Set(ctx, op.key, op.value, 0).Err()
-			return
+		default:
+			op.hit, op.err = settleGet(t.rdb.Get(ctx, op.key).Err(), redis.Nil)
+			op.values = hitValues(op.hit)
 		}
-		op.hit, op.err = settleGet(t.rdb.Get(ctx, op.key).Err(), redis.Nil)
 		return
 	}
 	cmds := make([]redis.Cmder, len(ops))
 	pipe := t.rdb.Pipeline()
 	for i, op := range ops {
+		switch {
+		case op.viaHTTP:
+			continue
+		case op.args != nil:
+			cmds[i] = pipe.Do(ctx, op.args...)
+			continue
+		}
 		if op.write {
 			cmds[i] = pipe.Set(ctx, op.key, op.value, 0)
 		} else {
@@ -333,10 +477,17 @@ func (t *nodeTarget) send(ctx context.Context, ops []benchOp) {
 	}
 	_, _ = pipe.Exec(ctx) // each command holds its error
 	for i := range ops {
-		if ops[i].write {
+		switch {
+		case ops[i].viaHTTP:
+			t.counters.read(ctx, &ops[i])
+		case ops[i].args != nil:
+			v, err := cmds[i].(*redis.Cmd).Result()
+			settleReply(&ops[i], v, err, redis.Nil)
+		case ops[i].write:
 			ops[i].err = cmds[i].Err()
-		} else {
+		default:
 			ops[i].hit, ops[i].err = settleGet(cmds[i].Err(), redis.Nil)
+			ops[i].values = hitValues(ops[i].hit)
 		}
 	}
 }
@@ -371,9 +522,10 @@ const (
 
 // opStats are one operation's counts and latencies (successful operations only).
 type opStats struct {
-	ops, hits int64
-	errors    map[string]int64
-	latency   *hdrhistogram.Histogram
+	ops, hits         int64
+	values, maxValues int64 // values reads returned, and the most one read returned
+	errors            map[string]int64
+	latency           *hdrhistogram.Histogram
 }
 
 func newOpStats() *opStats {
@@ -383,6 +535,8 @@ func newOpStats() *opStats {
 func (s *opStats) merge(o *opStats) {
 	s.ops += o.ops
 	s.hits += o.hits
+	s.values += o.values
+	s.maxValues = max(s.maxValues, o.maxValues)
 	for k, v := range o.errors {
 		s.errors[k] += v
 	}
@@ -408,6 +562,10 @@ const maxErrorSamples = 5
 func runBench(ctx context.Context, cfg *benchConfig, progress io.Writer) (*benchReport, error) {
 	// go-redis logs failed dials on its global logger; the report counts them.
 	redis.SetLogger(quietLogger{})
+	var err error
+	if cfg.Resolution, err = keyspaceResolution(cfg.Addr, cfg.Keyspace); err != nil {
+		return nil, err
+	}
 	target, err := newTarget(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -561,15 +719,21 @@ func (w *benchWorker) nextOp() benchOp {
 		k = w.rng.Int63n(w.cfg.Keys)
 	}
 	write := w.rng.Intn(w.cfg.reads+w.cfg.writes) >= w.cfg.reads
-	return benchOp{write: write, key: benchKey(k), value: w.value}
+	op := benchOp{write: write, key: benchKeyOf(w.cfg.keyPrefix(), k), value: w.value}
+	w.cfg.shape(&op, w.rng)
+	return op
 }
 
 // benchKey names key number k as redis-benchmark's -r does: key:000000001234.
-func benchKey(k int64) string {
+func benchKey(k int64) string { return benchKeyOf("key:", k) }
+
+// benchKeyOf names key number k with a prefix: registers are key:…, counters
+// counter:… and sets set:…, so that the kinds never meet on one key.
+func benchKeyOf(prefix string, k int64) string {
 	var digits [20]byte
 	d := strconv.AppendInt(digits[:0], k, 10)
-	var b [36]byte
-	out := append(b[:0], "key:"...)
+	var b [40]byte
+	out := append(b[:0], prefix...)
 	for i := len(d); i < 12; i++ {
 		out = append(out, '0')
 	}
@@ -598,6 +762,8 @@ func (w *benchWorker) record(r *benchRun, ops []benchOp, d time.Duration) {
 			if op.hit {
 				s.hits++
 			}
+			s.values += int64(op.values)
+			s.maxValues = max(s.maxValues, int64(op.values))
 		}
 	}
 	if nr > 0 {
@@ -643,12 +809,16 @@ type benchReport struct {
 
 // opLine is one operation's part of the report.
 type opLine struct {
-	Ops          int64            `json:"ops"`
-	OpsPerSecond float64          `json:"ops_per_second"`
-	Hits         *int64           `json:"hits,omitempty"`
-	Misses       *int64           `json:"misses,omitempty"`
-	Errors       map[string]int64 `json:"errors"`
-	Latency      latencyReport    `json:"latency_ms"`
+	Ops          int64   `json:"ops"`
+	OpsPerSecond float64 `json:"ops_per_second"`
+	Hits         *int64  `json:"hits,omitempty"`
+	Misses       *int64  `json:"misses,omitempty"`
+	// Values counts the values reads returned (siblings, set members; 1 per plain hit)
+	// and MaxValues the most one read returned.
+	Values    *int64           `json:"values,omitempty"`
+	MaxValues *int64           `json:"max_values,omitempty"`
+	Errors    map[string]int64 `json:"errors"`
+	Latency   latencyReport    `json:"latency_ms"`
 }
 
 // latencyReport holds percentiles of successful operations' latency, in milliseconds.
@@ -686,7 +856,8 @@ func (r *benchRun) report(workers []*benchWorker, elapsed time.Duration) *benchR
 				errs += n
 			}
 			hits, misses := s.hits, s.ops-s.hits-errs
-			l.Hits, l.Misses = &hits, &misses
+			values, most := s.values, s.maxValues
+			l.Hits, l.Misses, l.Values, l.MaxValues = &hits, &misses, &values, &most
 		}
 		return l
 	}
@@ -699,7 +870,7 @@ func (r *benchRun) report(workers []*benchWorker, elapsed time.Duration) *benchR
 		Errors:       errorKinds(all.errors),
 		ErrorSamples: r.samples,
 		Latency:      newLatencyReport(all.latency),
-		ByOp:         map[string]*opLine{"get": line(reads, true), "set": line(writes, false)},
+		ByOp:         map[string]*opLine{r.cfg.readOp(): line(reads, true), r.cfg.writeOp(): line(writes, false)},
 	}
 }
 
@@ -715,23 +886,30 @@ func (rep *benchReport) print(w io.Writer) {
 	if c.Dist == "zipf" {
 		keys = fmt.Sprintf("%d keys (zipf s=%g)", c.Keys, c.ZipfS)
 	}
-	fmt.Fprintf(w, "%d clients, pipeline %d, read:write %s, %s, %d-byte values, read %s / write %s, keyspace %s, %s via %s\n",
-		c.Clients, c.Pipeline, c.Ratio, keys, c.ValueSize, c.ReadLevel, c.WriteLevel, c.Keyspace, rep.Target, c.Addr)
+	ks := c.Keyspace
+	if c.Resolution != "" {
+		ks += " (" + c.Resolution + ")"
+	}
+	fmt.Fprintf(w, "%d clients, pipeline %d, %s %s:%s %s, %s, %d-byte values, read %s / write %s, keyspace %s, %s via %s\n",
+		c.Clients, c.Pipeline, c.Kind, c.readOp(), c.writeOp(), c.Ratio, keys, c.ValueSize, c.ReadLevel, c.WriteLevel, ks, rep.Target, c.Addr)
 	fmt.Fprintf(w, "%d ops in %.2fs: %.0f ops/s\n\n", rep.Ops, rep.Elapsed, rep.OpsPerSecond)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tops\tops/s\thit%\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\t")
-	for _, name := range []string{"get", "set"} {
+	fmt.Fprintln(tw, "op\tops\tops/s\thit%\tvalues/hit\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\t")
+	for _, name := range []string{c.readOp(), c.writeOp()} {
 		l := rep.ByOp[name]
-		if l.Ops == 0 {
+		if l == nil || l.Ops == 0 {
 			continue
 		}
-		hit := "-"
+		hit, perHit := "-", "-"
 		if l.Hits != nil && *l.Hits+*l.Misses > 0 {
 			hit = fmt.Sprintf("%.1f", 100*float64(*l.Hits)/float64(*l.Hits+*l.Misses))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t\n", name, l.Ops, l.OpsPerSecond, hit, l.Latency.columns(), sum(l.Errors))
+		if l.Hits != nil && *l.Hits > 0 {
+			perHit = fmt.Sprintf("%.2f", float64(*l.Values)/float64(*l.Hits))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t\n", name, l.Ops, l.OpsPerSecond, hit, perHit, l.Latency.columns(), sum(l.Errors))
 	}
-	fmt.Fprintf(tw, "all\t%d\t%.0f\t\t%s\t%d\t\n", rep.Ops, rep.OpsPerSecond, rep.Latency.columns(), sum(rep.Errors))
+	fmt.Fprintf(tw, "all\t%d\t%.0f\t\t\t%s\t%d\t\n", rep.Ops, rep.OpsPerSecond, rep.Latency.columns(), sum(rep.Errors))
 	tw.Flush()
 	fmt.Fprintf(w, "\nerrors: unavailable %d, timeout %d, other %d\n",
 		rep.Errors[errUnavailable], rep.Errors[errTimeout], rep.Errors[errOther])

@@ -253,7 +253,7 @@ func startProcess(cfg node.Config, opts processOpts) (*process, error) {
 	}
 	limits := api.Limits{MaxKeyBytes: cfg.MaxKeyBytes, MaxValueBytes: cfg.MaxValueBytes}
 	p := &process{node: n, failed: make(chan error, 2)}
-	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second})
+	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second, Auth: opts.auth})
 	hc := httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling}
 	hc.Auth = opts.auth
 	if opts.clientTLS != nil {

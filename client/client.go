@@ -113,6 +113,30 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	})
 }
 
+// Do sends one command to a replica of key, as the other methods do, and returns its
+// reply as go-redis decodes it: a string, an int64, a []any (an array), or an error
+// wrapping ErrNotFound for a null reply. It serves the commands the Client has no
+// method for, such as INCR, SADD, SMEMBERS, GETSIBLINGS and SETCTX:
+//
+//	n, err := c.Do(ctx, "hits", "INCR", "hits")
+//
+// args is the whole command; key, the key it addresses, only routes it.
+func (c *Client) Do(ctx context.Context, key string, args ...any) (any, error) {
+	if len(args) == 0 {
+		return nil, errors.New("client: Do needs a command")
+	}
+	var val any
+	err := c.do(ctx, key, func(ctx context.Context, rdb *redis.Client) error {
+		v, err := rdb.Do(ctx, args...).Result()
+		val = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val, nil
+}
+
 // Del deletes keys and returns how many of them had a value. Each key is sent to a
 // replica of its own; if some fail, Del returns the count of those that succeeded and
 // the first error.

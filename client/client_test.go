@@ -338,3 +338,43 @@ func TestOptionsValidateReportsEveryProblem(t *testing.T) {
 		t.Fatalf("EnsureDefaults = %+v", o)
 	}
 }
+
+// TestDoRoutesAnyCommand: Do and Pipeline.Do send a command the client has no method
+// for to the key's primary and return the decoded reply; a null reply is ErrNotFound.
+func TestDoRoutesAnyCommand(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		v, err := f.c.Do(ctx, "hits", "INCR", "hits")
+		if err != nil || v != int64(i) {
+			t.Fatalf("INCR hits #%d = %v (%T), %v", i, v, v, err)
+		}
+	}
+	if got := f.node(f.prefs("hits")[0]).received(); !slices.Equal(got, []string{"hits", "hits", "hits"}) {
+		t.Errorf("the primary of hits received %v", got)
+	}
+	if _, err := f.c.Do(ctx, "nope", "GET", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Do GET of a missing key: %v, want ErrNotFound", err)
+	}
+	if _, err := f.c.Do(ctx, "k"); err == nil {
+		t.Error("Do without a command succeeded")
+	}
+
+	p := f.c.Pipeline()
+	var rs []*DoResult
+	for _, k := range keys(20) {
+		rs = append(rs, p.Do(k, "INCR", k))
+	}
+	empty := p.Do("k")
+	if err := p.Exec(ctx); err == nil {
+		t.Error("Exec with an empty Do succeeded")
+	}
+	for i, r := range rs {
+		if v, err := r.Result(); err != nil || v != int64(1) {
+			t.Errorf("pipelined INCR #%d = %v, %v", i, v, err)
+		}
+	}
+	if _, err := empty.Result(); err == nil {
+		t.Error("an empty pipelined Do has no error")
+	}
+}

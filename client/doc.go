@@ -14,7 +14,8 @@
 // Each node gets a pool of connections (go-redis underneath); every new connection is
 // set to the client's consistency levels (CONSISTENCY READ/WRITE) and keyspace
 // (KEYSPACE) before it carries a request. A Pipeline sends many requests with one
-// round trip per node.
+// round trip per node. Do (and Pipeline.Do) routes any other one-key command the same
+// way: INCR and SADD on CRDT keys, SMEMBERS, GETSIBLINGS, SETCTX.
 //
 // Errors wrap the package's sentinels (ErrNotFound, ErrUnavailable, ErrTimeout,
 // ErrTooLarge, ErrWrongType, ErrNoNodes, ErrClosed): test them with errors.Is. The

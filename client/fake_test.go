@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,11 @@ func (n *fakeNode) handle(c redcon.Conn, cmd redcon.Command) {
 		} else {
 			c.WriteNull()
 		}
+	case "INCR":
+		v, _ := strconv.ParseInt(string(n.data[key]), 10, 64)
+		v++
+		n.data[key] = strconv.AppendInt(nil, v, 10)
+		c.WriteInt64(v)
 	case "DEL", "EXISTS":
 		_, ok := n.data[key]
 		if ok && name == "DEL" {

@@ -43,11 +43,18 @@ type CountResult struct{ r result }
 // Result returns the number of keys deleted (Del) or found (Exists): 0 or 1.
 func (c *CountResult) Result() (int64, error) { return c.r.n, c.r.err }
 
+// DoResult is the outcome of a command queued with Do on a Pipeline.
+type DoResult struct{ r result }
+
+// Result returns the reply as Client.Do does.
+func (d *DoResult) Result() (any, error) { return d.r.reply, d.r.err }
+
 // result is what any queued request yields.
 type result struct {
-	val []byte
-	n   int64
-	err error
+	val   []byte
+	n     int64
+	reply any // of a Do
+	err   error
 }
 
 type opKind uint8
@@ -57,6 +64,7 @@ const (
 	opSet
 	opDel
 	opExists
+	opDo
 )
 
 // pipeOp is one queued request.
@@ -66,6 +74,7 @@ type pipeOp struct {
 	hash  uint64
 	value []byte
 	ttl   time.Duration
+	args  []any // of a Do
 	res   *result
 	err   error // of the last failed attempt
 }
@@ -101,6 +110,17 @@ func (p *Pipeline) Del(key string) *CountResult {
 func (p *Pipeline) Exists(key string) *CountResult {
 	r := &CountResult{}
 	p.queue(&pipeOp{kind: opExists, key: key, res: &r.r})
+	return r
+}
+
+// Do queues one command, as Client.Do sends it: args is the whole command, key the
+// key it addresses (which routes it).
+func (p *Pipeline) Do(key string, args ...any) *DoResult {
+	r := &DoResult{}
+	if len(args) == 0 {
+		r.r.err = errors.New("client: Do needs a command")
+	}
+	p.queue(&pipeOp{kind: opDo, key: key, args: args, res: &r.r})
 	return r
 }
 
@@ -225,6 +245,8 @@ func (op *pipeOp) enqueue(ctx context.Context, pipe redis.Pipeliner) redis.Cmder
 		return pipe.Set(ctx, op.key, op.value, op.ttl)
 	case opDel:
 		return pipe.Del(ctx, op.key)
+	case opDo:
+		return pipe.Do(ctx, op.args...)
 	default:
 		return pipe.Exists(ctx, op.key)
 	}
@@ -242,6 +264,8 @@ func (op *pipeOp) settle(cmd redis.Cmder, err error) {
 		op.res.val, _ = cmd.Bytes()
 	case *redis.IntCmd:
 		op.res.n = cmd.Val()
+	case *redis.Cmd:
+		op.res.reply = cmd.Val()
 	}
 }
 

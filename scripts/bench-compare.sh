@@ -1,43 +1,88 @@
 #!/usr/bin/env bash
 # Runs the same redis-benchmark workload against redis-server (AOF, appendfsync
 # everysec) and against Chorus clusters on this machine, in one run, and prints a
-# markdown table. Installs redis-server and redis-tools from Debian's packages if
-# missing. Usage: scripts/bench-compare.sh [requests] [clients]
+# markdown table with each Chorus row's ratio to redis-server's row of the same test
+# and pipeline depth. Installs redis-server and redis-tools from Debian's packages if
+# missing.
+#
+# Usage: [MODES="sync periodic"] [SOLO=1] [CHORUS_BIN=bin/chorus] \
+#          scripts/bench-compare.sh [requests] [clients]
+#
+# MODES lists the --durability modes of the three-node cluster to run (empty: none);
+# SOLO=0 skips the one-node cluster. Every target is also run with -P 16 (except the
+# three-node cluster in sync mode). CHORUS_BIN runs another binary (say, a build of an
+# older commit) instead of building bin/chorus from this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}
 c=${2:-50}
+modes=${MODES-sync periodic}
+solo=${SOLO:-1}
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
-go build -o bin/chorus ./cmd/chorus
+if [ -z "${CHORUS_BIN:-}" ]; then
+  go build -o bin/chorus ./cmd/chorus
+  export CHORUS_BIN=bin/chorus
+fi
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "data-dir $work" 2>/dev/null || true; rm -rf "$work"' EXIT
+running=() # PIDs of the servers this script started and has not stopped yet
+stop() {
+  [ ${#running[@]} -gt 0 ] && kill "${running[@]}" 2>/dev/null || true
+  for p in "${running[@]}"; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  done
+  running=()
+}
+trap 'stop; rm -rf "$work"' EXIT
 
+declare -A redis # "TEST P" → redis-server's requests/s
 # bench PORT LABEL [extra redis-benchmark flags]: one row per test (SET, GET).
 bench() {
-  local port=$1 label=$2
+  local port=$1 label=$2 p=1
   shift 2
-  redis-benchmark -p "$port" -t set,get -n "$n" -c "$c" -r 100000 -d 100 --csv "$@" 2>/dev/null |
-    awk -F'","' -v label="$label" 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $8); printf "| %s | %s | %.0f | %s | %s |\n", label, $1, $2, $5, $7 }'
+  [ "${1:-}" = -P ] && p=$2
+  local out ok=1 test rps p50 p99 ratio
+  out=$(redis-benchmark -p "$port" -t set,get -n "$n" -c "$c" -r 100000 -d 100 --csv "$@" 2>"$work/err") || ok=0
+  while IFS=, read -r test rps _ _ p50 _ p99 _; do
+    test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
+    [ -z "$test" ] || [ "$test" = test ] && continue
+    if [ "$port" = 6399 ]; then
+      redis["$test $p"]=$rps
+      ratio=1.00
+    else
+      ratio=$(awk -v a="$rps" -v b="${redis["$test $p"]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+    fi
+    printf "| %s | %s | %.0f | %s | %s | %s |\n" "$label" "$test" "$rps" "$ratio" "$p50" "$p99"
+  done <<<"$out"
+  # redis-benchmark exits at the first error reply (a TIMEOUT under overload): say so.
+  [ "$ok" = 1 ] || printf "| %s | failed: %s | | | | |\n" "$label" "$(grep -m1 -i error "$work/err" | tr -d '\r|')"
 }
 
-echo "| target | test | requests/s | p50 ms | p99 ms |"
-echo "|---|---|---|---|---|"
+echo "| target | test | requests/s | × redis | p50 ms | p99 ms |"
+echo "|---|---|---|---|---|---|"
 redis-server --port 6399 --appendonly yes --appendfsync everysec --dir "$work" --save "" --daemonize no >/dev/null &
+running=($!)
 sleep 0.5
 bench 6399 "redis-server (AOF everysec)"
-kill %1; wait %1 2>/dev/null || true
+bench 6399 "redis-server (AOF everysec), -P 16" -P 16
+stop
 
-for mode in sync periodic; do
-  pids=$(PORT_OFFSET=100 scripts/cluster3.sh "$work/$mode" --durability "$mode")
+for mode in $modes; do
+  read -ra running <<<"$(PORT_OFFSET=100 scripts/cluster3.sh "$work/$mode" --durability "$mode")"
   bench 6480 "chorus 3 nodes RF3 QUORUM, $mode"
-  [ "$mode" = periodic ] && bench 6480 "chorus 3 nodes RF3 QUORUM, $mode, -P 16" -P 16
-  kill $pids; sleep 1
+  [ "$mode" != sync ] && bench 6480 "chorus 3 nodes RF3 QUORUM, $mode, -P 16" -P 16
+  stop
 done
 
-"${CHORUS_BIN:-bin/chorus}" server --node-id solo --data-dir "$work/solo" --replication-factor 1 --durability periodic \
-  --resp-addr 127.0.0.1:6490 --http-addr 127.0.0.1:7490 --gossip-addr 127.0.0.1:8490 --rpc-addr 127.0.0.1:9490 --log-level warn &
-for _ in $(seq 1 100); do curl -sf 127.0.0.1:7490/healthz | grep -q '"filling":false' && break; sleep 0.1; done
-bench 6490 "chorus 1 node RF1, periodic"
+if [ "$solo" = 1 ]; then
+  "$CHORUS_BIN" server --node-id solo --data-dir "$work/solo" --replication-factor 1 --durability periodic \
+    --resp-addr 127.0.0.1:6490 --http-addr 127.0.0.1:7490 --gossip-addr 127.0.0.1:8490 --rpc-addr 127.0.0.1:9490 \
+    --log-level warn >"$work/solo.log" 2>&1 &
+  running=($!)
+  for _ in $(seq 1 100); do curl -sf 127.0.0.1:7490/healthz | grep -q '"filling":false' && break; sleep 0.1; done
+  bench 6490 "chorus 1 node RF1, periodic"
+  bench 6490 "chorus 1 node RF1, periodic, -P 16" -P 16
+  stop
+fi

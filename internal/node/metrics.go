@@ -16,6 +16,7 @@ type metrics struct {
 	misrouted     prometheus.Counter
 	storageErrors prometheus.Counter
 	clockOffset   *prometheus.GaugeVec
+	staleness     *staleness // replica round trips and the staleness prediction (staleness.go)
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -41,6 +42,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Name: "chorus_storage_commit_errors_total",
 			Help: "Storage commits that failed; their writes were not acknowledged.",
 		}),
+		staleness: newStaleness(n.cfg.ReplicationFactor),
 	}
 	healthy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chorus_healthy",
@@ -51,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, m.clockOffset, healthy)
+	reg.MustRegister(m.requests, m.latency, m.misrouted, m.storageErrors, m.clockOffset, healthy, m.staleness)
 	registerCoreStats(reg, n)
 	registerStorageStats(reg, n)
 	return m

@@ -61,6 +61,8 @@ type Node struct {
 	changeMu     sync.Mutex           // serializes membershipChanged
 	savedMembers string               // JSON of the member list last persisted; under changeMu
 
+	requests sync.Pool // of *request, reused once answered (see submit and recycle)
+
 	fresh    bool           // the data directory was empty at start
 	bg       sync.WaitGroup // background goroutines other than shards
 	healthy  atomic.Bool
@@ -391,6 +393,7 @@ func (n *Node) receive(m wire.Message) {
 		n.metrics.misrouted.Inc()
 		return
 	}
+	n.metrics.staleness.received(&m) // times sampled replica round trips (staleness.go)
 	s := n.shardOf(m.Key.Keyspace, m.Key.Key)
 	if core.IsSyncMessage(m) {
 		if int(m.Sync.Shard) >= len(n.shards) {
@@ -417,28 +420,76 @@ func (n *Node) ReplicationFactor() int { return n.cfg.ReplicationFactor }
 
 // Do coordinates one request and waits for its reply or ctx.
 func (n *Node) Do(ctx context.Context, req core.Request) core.Reply {
+	return n.Start(ctx, req)()
+}
+
+// Start submits one request, as Do does, without waiting for its reply: the function
+// it returns waits for the reply (or ctx) and returns it, and must be called once.
+// Starting several requests before waiting lets the shards take them in one loop
+// turn (the RESP server starts a connection's pipelined commands so).
+func (n *Node) Start(ctx context.Context, req core.Request) (wait func() core.Reply) {
 	start := time.Now()
-	r := n.do(ctx, req)
-	n.metrics.observe(req, r, time.Since(start))
-	return r
+	w, early := n.submit(ctx, req)
+	if w == nil {
+		n.metrics.observe(req, early, time.Since(start))
+		r := early
+		return func() core.Reply { return r }
+	}
+	return func() core.Reply {
+		req := w.req // before wait, which recycles w
+		r := n.wait(ctx, w)
+		n.metrics.observe(req, r, time.Since(start))
+		return r
+	}
 }
 
 func (n *Node) do(ctx context.Context, req core.Request) core.Reply {
-	w := &request{req: req, reply: make(chan core.Reply, 1)}
+	w, early := n.submit(ctx, req)
+	if w == nil {
+		return early
+	}
+	return n.wait(ctx, w)
+}
+
+// submit hands req to the shard owning its key; if it cannot (the node stops, ctx is
+// done), it returns nil and the reply to give instead.
+func (n *Node) submit(ctx context.Context, req core.Request) (*request, core.Reply) {
+	w, _ := n.requests.Get().(*request)
+	if w == nil {
+		w = &request{reply: make(chan core.Reply, 1)}
+	}
+	w.req = req
 	s := n.shardOf(req.Key.Keyspace, req.Key.Key)
 	select {
 	case s.inbox <- event{req: w}:
+		return w, core.Reply{}
 	case <-n.stopping:
-		return core.Reply{Err: fmt.Errorf("%w node is shutting down", core.ErrUnavailable)}
+		n.recycle(w)
+		return nil, core.Reply{Err: fmt.Errorf("%w node is shutting down", core.ErrUnavailable)}
 	case <-ctx.Done():
-		return core.Reply{Err: fmt.Errorf("%w %v", core.ErrTimeout, ctx.Err())}
+		n.recycle(w)
+		return nil, core.Reply{Err: fmt.Errorf("%w %v", core.ErrTimeout, ctx.Err())}
 	}
+}
+
+// wait returns the reply to a submitted request, or a TIMEOUT once ctx is done.
+func (n *Node) wait(ctx context.Context, w *request) core.Reply {
 	select {
 	case r := <-w.reply:
+		n.recycle(w)
 		return r
 	case <-ctx.Done():
+		// The shard may still answer w later: it is left to the garbage collector.
 		return core.Reply{Err: fmt.Errorf("%w %v before replicas answered", core.ErrTimeout, ctx.Err())}
 	}
+}
+
+// recycle keeps w for another request. Only a request no shard holds may be
+// recycled: one never submitted, or one whose reply was received (a shard sends one
+// reply per request, after it has let go of it).
+func (n *Node) recycle(w *request) {
+	w.req = core.Request{}
+	n.requests.Put(w)
 }
 
 // Members returns the cluster as this node sees it, with each member's ownership.

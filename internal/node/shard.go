@@ -108,9 +108,10 @@ func (s *shard) step(ev event) {
 	switch {
 	case ev.req != nil:
 		s.nextReq++
-		ev.req.req.ID = s.nextReq
+		req := ev.req.req // not written: the caller may read it while waiting
+		req.ID = s.nextReq
 		s.waiting[s.nextReq] = ev.req
-		s.core.Submit(s.now(), ev.req.req)
+		s.core.Submit(s.now(), req)
 	case ev.msg != nil:
 		s.core.Receive(s.now(), *ev.msg)
 	case ev.view != nil:
@@ -136,6 +137,7 @@ func (s *shard) flush() {
 		}
 	}
 	if len(rd.Messages) > 0 {
+		s.n.metrics.staleness.sent(rd.Messages) // times sampled replica round trips (staleness.go)
 		s.n.transport.Send(rd.Messages...)
 	}
 	for _, r := range rd.Replies {

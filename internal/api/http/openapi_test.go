@@ -64,6 +64,7 @@ var openAPIRoutes = []openAPIRoute{
 	{"PUT /v1/keyspaces/{name}", []string{"PUT"}},
 	{crdtPrefix, []string{"GET", "POST"}},
 	{inspectPrefix, []string{"GET"}},
+	{stalenessPath, []string{"GET"}},
 }
 
 // openAPIMethods are the operation keys of an OpenAPI path item.
@@ -285,7 +286,8 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 // openAPIBackend is the fake backend with the operator and keyspace routes, CRDT
-// updates and the key inspector, so that every documented operation can succeed.
+// updates, the key inspector and the staleness prediction, so that every documented
+// operation can succeed.
 type openAPIBackend struct {
 	*apitest.Backend
 	mu        sync.Mutex
@@ -402,9 +404,14 @@ func (b *openAPIBackend) PutKeyspace(_ context.Context, ks api.Keyspace) (api.Ke
 	return ks, nil
 }
 
+func (b *openAPIBackend) Staleness(replicaCoordinators bool) api.StalenessReport {
+	return testStalenessReport(replicaCoordinators)
+}
+
 var (
-	_ api.Operator      = (*openAPIBackend)(nil)
-	_ api.KeyspaceAdmin = (*openAPIBackend)(nil)
+	_ api.Operator           = (*openAPIBackend)(nil)
+	_ api.KeyspaceAdmin      = (*openAPIBackend)(nil)
+	_ api.StalenessPredictor = (*openAPIBackend)(nil)
 )
 
 // oaExample returns a media type's example (the first of "examples" by name when it

@@ -125,6 +125,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle(console.Prefix, console.Handler(s.cfg.Backend)) // the web console, /ui/
 	s.registerOps()
 	s.registerKeyspaces()
+	s.registerStaleness()
 	s.mux.HandleFunc(crdtPrefix, s.serveCRDT)
 	s.mux.Handle(inspectPrefix, only(http.MethodGet, s.serveInspect))
 	if s.cfg.Extra != nil {

@@ -51,8 +51,11 @@ func (s *Server) cmdHello(c *client, args [][]byte) {
 	for i := 2; i < len(args); i++ {
 		switch {
 		case is(args[i], "AUTH") && i+2 < len(args):
-			c.out = appendError(c.out, fmt.Errorf("%w AUTH is not supported: this server has no passwords", core.ErrBadRequest))
-			return
+			if err := s.authenticate(c, string(args[i+1]), string(args[i+2])); err != nil {
+				c.out = appendError(c.out, err)
+				return
+			}
+			i += 2
 		case is(args[i], "SETNAME") && i+1 < len(args):
 			name, hasName = string(args[i+1]), true
 			i++

@@ -32,36 +32,35 @@ func parseContext(b []byte) (version.Vector, error) {
 	return v, nil
 }
 
-// cmdSetCtx: SETCTX key context value [EX seconds | PX milliseconds] → +OK. The write
-// replaces exactly the versions the context (from GETSIBLINGS) covers.
-func (s *Server) cmdSetCtx(c *client, args [][]byte) {
+// setCtxRequest: SETCTX key context value [EX seconds | PX milliseconds] → +OK
+// (okReply). The write replaces exactly the versions the context (from GETSIBLINGS)
+// covers.
+func (s *Server) setCtxRequest(c *call, args [][]byte) (core.Request, bool) {
 	ctx, err := parseContext(args[2])
 	if err != nil {
 		c.out = appendError(c.out, err)
-		return
+		return core.Request{}, false
 	}
 	ttlMs, err := parseSetOptions(args[4:])
 	if err != nil {
 		c.out = appendError(c.out, err)
-		return
+		return core.Request{}, false
 	}
-	rep := s.do(core.Request{Op: core.OpPut, Key: c.key(args[1]), Value: bytes.Clone(args[3]), TTLMs: ttlMs, Level: c.writeLevel, Context: ctx})
-	if rep.Err != nil {
-		c.out = appendError(c.out, rep.Err)
-		return
-	}
-	c.out = redcon.AppendOK(c.out)
+	return core.Request{Op: core.OpPut, Key: c.key(args[1]), Value: bytes.Clone(args[3]), TTLMs: ttlMs, Level: c.writeLevel, Context: ctx}, true
 }
 
-// cmdDelCtx: DELCTX key context → 1 if a replica held a live value, else 0. It
-// deletes exactly the versions the context covers.
-func (s *Server) cmdDelCtx(c *client, args [][]byte) {
+// delCtxRequest: DELCTX key context → 1 if a replica held a live value, else 0
+// (delCtxReply). It deletes exactly the versions the context covers.
+func (s *Server) delCtxRequest(c *call, args [][]byte) (core.Request, bool) {
 	ctx, err := parseContext(args[2])
 	if err != nil {
 		c.out = appendError(c.out, err)
-		return
+		return core.Request{}, false
 	}
-	rep := s.do(core.Request{Op: core.OpDelete, Key: c.key(args[1]), Level: c.writeLevel, Context: ctx})
+	return core.Request{Op: core.OpDelete, Key: c.key(args[1]), Level: c.writeLevel, Context: ctx}, true
+}
+
+func (s *Server) delCtxReply(c *call, _ [][]byte, rep core.Reply) {
 	switch {
 	case rep.Err != nil:
 		c.out = appendError(c.out, rep.Err)
@@ -70,17 +69,6 @@ func (s *Server) cmdDelCtx(c *client, args [][]byte) {
 	default:
 		c.out = redcon.AppendInt(c.out, 0)
 	}
-}
-
-// update applies a CRDT operation and returns the reply, or appends the error and
-// returns false.
-func (s *Server) update(c *client, key []byte, op crdt.Op) (core.Reply, bool) {
-	rep := s.do(core.Request{Op: core.OpUpdate, Key: c.key(key), Level: c.writeLevel, CRDT: op})
-	if rep.Err != nil {
-		c.out = appendError(c.out, rep.Err)
-		return rep, false
-	}
-	return rep, true
 }
 
 // counterValue reads a PN-counter from a reply (0 when absent).
@@ -113,11 +101,42 @@ func orSet(rep core.Reply) (*crdt.ORSet, error) {
 	return v.(*crdt.ORSet), nil
 }
 
-// incrBy: INCR, DECR, INCRBY and DECRBY → the counter's value after the increment, as
-// the replica that applied it sees it.
-func (s *Server) incrBy(c *client, key []byte, delta int64) {
-	rep, ok := s.update(c, key, crdt.Op{Type: crdt.TypePNCounter, Action: crdt.ActIncrement, Delta: delta})
+// counterRequest adds delta to the PN-counter key.
+func (s *Server) counterRequest(c *call, key []byte, delta int64) core.Request {
+	op := crdt.Op{Type: crdt.TypePNCounter, Action: crdt.ActIncrement, Delta: delta}
+	return core.Request{Op: core.OpUpdate, Key: c.key(key), Level: c.writeLevel, CRDT: op}
+}
+
+// INCR, DECR, INCRBY and DECRBY → the counter's value after the increment, as the
+// replica that applied it sees it (counterReply).
+
+func (s *Server) incrRequest(c *call, args [][]byte) (core.Request, bool) {
+	return s.counterRequest(c, args[1], 1), true
+}
+
+func (s *Server) decrRequest(c *call, args [][]byte) (core.Request, bool) {
+	return s.counterRequest(c, args[1], -1), true
+}
+
+func (s *Server) incrByRequest(c *call, args [][]byte) (core.Request, bool) {
+	n, ok := parseInt64(args[2])
 	if !ok {
+		c.out = appendError(c.out, fmt.Errorf("%w value is not an integer or out of range", core.ErrBadRequest))
+		return core.Request{}, false
+	}
+	if is(args[0], "DECRBY") {
+		if n == -n && n != 0 { // math.MinInt64 cannot be negated
+			c.out = appendError(c.out, fmt.Errorf("%w decrement would overflow", core.ErrBadRequest))
+			return core.Request{}, false
+		}
+		n = -n
+	}
+	return s.counterRequest(c, args[1], n), true
+}
+
+func (s *Server) counterReply(c *call, _ [][]byte, rep core.Reply) {
+	if rep.Err != nil {
+		c.out = appendError(c.out, rep.Err)
 		return
 	}
 	rep.Found = true
@@ -129,62 +148,53 @@ func (s *Server) incrBy(c *client, key []byte, delta int64) {
 	c.out = redcon.AppendInt(c.out, n)
 }
 
-func (s *Server) cmdIncr(c *client, args [][]byte) { s.incrBy(c, args[1], 1) }
-func (s *Server) cmdDecr(c *client, args [][]byte) { s.incrBy(c, args[1], -1) }
+// SADD key member… → how many members were not in the set before, as the applying
+// replica saw it. SREM key member… → how many members were removed (observed-remove:
+// an add this replica has not seen survives). Both reply with setChangeReply.
 
-func (s *Server) cmdIncrBy(c *client, args [][]byte) {
-	n, ok := parseInt64(args[2])
-	if !ok {
-		c.out = appendError(c.out, fmt.Errorf("%w value is not an integer or out of range", core.ErrBadRequest))
-		return
+// setAction returns the action of SADD or SREM.
+func setAction(name []byte) crdt.Action {
+	if is(name, "SADD") {
+		return crdt.ActAdd
 	}
-	if is(args[0], "DECRBY") {
-		if n == -n && n != 0 { // math.MinInt64 cannot be negated
-			c.out = appendError(c.out, fmt.Errorf("%w decrement would overflow", core.ErrBadRequest))
-			return
-		}
-		n = -n
-	}
-	s.incrBy(c, args[1], n)
+	return crdt.ActRemove
 }
 
-// cmdSAdd: SADD key member… → how many members were not in the set before, as the
-// applying replica saw it.
-func (s *Server) cmdSAdd(c *client, args [][]byte) { s.setChange(c, args, crdt.ActAdd) }
-
-// cmdSRem: SREM key member… → how many members were removed (observed-remove: an add
-// this replica has not seen survives).
-func (s *Server) cmdSRem(c *client, args [][]byte) { s.setChange(c, args, crdt.ActRemove) }
-
-func (s *Server) setChange(c *client, args [][]byte, act crdt.Action) {
+func (s *Server) setChangeRequest(c *call, args [][]byte) (core.Request, bool) {
 	elems := make([]string, len(args)-2)
 	for i, a := range args[2:] {
 		elems[i] = string(a)
 	}
-	rep, ok := s.update(c, args[1], crdt.Op{Type: crdt.TypeORSet, Action: act, Elems: elems})
-	if !ok {
+	op := crdt.Op{Type: crdt.TypeORSet, Action: setAction(args[0]), Elems: elems}
+	return core.Request{Op: core.OpUpdate, Key: c.key(args[1]), Level: c.writeLevel, CRDT: op}, true
+}
+
+func (s *Server) setChangeReply(c *call, args [][]byte, rep core.Reply) {
+	if rep.Err != nil {
+		c.out = appendError(c.out, rep.Err)
 		return
 	}
+	add := setAction(args[0]) == crdt.ActAdd
 	before, err := orSet(core.Reply{Found: true, Obj: rep.Before})
 	if err != nil {
 		before = crdt.NewORSet() // the key held a dead register
 	}
 	n, seen := 0, map[string]bool{}
-	for _, e := range elems {
+	for _, a := range args[2:] {
+		e := string(a)
 		if seen[e] {
 			continue
 		}
 		seen[e] = true
-		if before.Contains(e) != (act == crdt.ActAdd) {
+		if before.Contains(e) != add {
 			n++
 		}
 	}
 	c.out = redcon.AppendInt(c.out, int64(n))
 }
 
-// readSet reads key's OR-set at the connection's read level, or appends the error.
-func (s *Server) readSet(c *client, key []byte) (*crdt.ORSet, bool) {
-	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(key), Level: c.readLevel})
+// readSet reads the OR-set of a read's reply, or appends the error.
+func (s *Server) readSet(c *call, rep core.Reply) (*crdt.ORSet, bool) {
 	if rep.Err != nil {
 		c.out = appendError(c.out, rep.Err)
 		return nil, false
@@ -201,9 +211,9 @@ func (s *Server) readSet(c *client, key []byte) (*crdt.ORSet, bool) {
 	return set, true
 }
 
-// cmdSMembers: SMEMBERS key → the members, sorted.
-func (s *Server) cmdSMembers(c *client, args [][]byte) {
-	set, ok := s.readSet(c, args[1])
+// smembersReply: SMEMBERS key → the members, sorted.
+func (s *Server) smembersReply(c *call, _ [][]byte, rep core.Reply) {
+	set, ok := s.readSet(c, rep)
 	if !ok {
 		return
 	}
@@ -214,9 +224,9 @@ func (s *Server) cmdSMembers(c *client, args [][]byte) {
 	}
 }
 
-// cmdSIsMember: SISMEMBER key member → 1 or 0.
-func (s *Server) cmdSIsMember(c *client, args [][]byte) {
-	set, ok := s.readSet(c, args[1])
+// sismemberReply: SISMEMBER key member → 1 or 0.
+func (s *Server) sismemberReply(c *call, args [][]byte, rep core.Reply) {
+	set, ok := s.readSet(c, rep)
 	if !ok {
 		return
 	}
@@ -227,18 +237,17 @@ func (s *Server) cmdSIsMember(c *client, args [][]byte) {
 	c.out = redcon.AppendInt(c.out, int64(n))
 }
 
-// cmdSCard: SCARD key → the number of members.
-func (s *Server) cmdSCard(c *client, args [][]byte) {
-	set, ok := s.readSet(c, args[1])
+// scardReply: SCARD key → the number of members.
+func (s *Server) scardReply(c *call, _ [][]byte, rep core.Reply) {
+	set, ok := s.readSet(c, rep)
 	if !ok {
 		return
 	}
 	c.out = redcon.AppendInt(c.out, int64(set.Len()))
 }
 
-// cmdType: TYPE key → none, string, counter, set or the CRDT type's name.
-func (s *Server) cmdType(c *client, args [][]byte) {
-	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(args[1]), Level: c.readLevel})
+// typeReply: TYPE key → none, string, counter, set or the CRDT type's name.
+func (s *Server) typeReply(c *call, _ [][]byte, rep core.Reply) {
 	switch {
 	case rep.Err != nil:
 		c.out = appendError(c.out, rep.Err)
@@ -256,7 +265,7 @@ func (s *Server) cmdType(c *client, args [][]byte) {
 // clearCRDT empties the CRDT key holds, as the replica applying it observes it (a
 // counter gets minus its value, a set loses its elements; concurrent additions
 // survive). Found says whether it held anything.
-func (s *Server) clearCRDT(c *client, key []byte) core.Reply {
+func (s *Server) clearCRDT(c *call, key []byte) core.Reply {
 	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(key), Level: c.readLevel})
 	if rep.Err != nil {
 		return rep

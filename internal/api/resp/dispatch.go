@@ -19,7 +19,22 @@ type commandSpec struct {
 	// value reports whether the arguments that are not keys are values, bounded by
 	// Limits.MaxValueBytes.
 	value bool
-	run   func(c *client, args [][]byte)
+	// Exactly one of run, backend and request is set.
+	//
+	// run is a command answered by the server itself; it runs on the connection's
+	// goroutine and may change the connection's state.
+	//
+	// The others go to the Backend, and may run concurrently with the connection's
+	// other pipelined Backend commands (see pipeline), on the session the connection
+	// had when the command was read; they only write their call. A command that makes
+	// exactly one Backend request is split in two: request returns that request (or
+	// appends an error reply and returns false), and reply appends the reply to the
+	// Backend's answer, so that a pipeline's requests can be started together. backend
+	// runs any other command (DEL and EXISTS, one request per key) from start to end.
+	run     func(c *client, args [][]byte)
+	backend func(c *call, args [][]byte)
+	request func(c *call, args [][]byte) (core.Request, bool)
+	reply   func(c *call, args [][]byte, rep core.Reply)
 }
 
 func (cs *commandSpec) arityOK(n int) bool {
@@ -37,6 +52,7 @@ func (cs *commandSpec) isKey(i int) bool {
 func (s *Server) commandTable() map[string]*commandSpec {
 	specs := []*commandSpec{
 		{name: "ping", arity: -1, run: s.cmdPing},
+		{name: "auth", arity: -2, run: s.cmdAuth},
 		{name: "echo", arity: 2, run: s.cmdEcho},
 		{name: "info", arity: -1, run: s.cmdInfo},
 		{name: "quit", arity: -1, run: s.cmdQuit},
@@ -47,23 +63,23 @@ func (s *Server) commandTable() map[string]*commandSpec {
 		{name: "config", arity: -2, run: s.cmdConfig},
 		{name: "consistency", arity: -1, run: s.cmdConsistency},
 		{name: "keyspace", arity: -1, run: s.cmdKeyspace},
-		{name: "set", arity: -3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSet},
-		{name: "get", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdGet},
-		{name: "getsiblings", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdGetSiblings},
-		{name: "del", arity: -2, firstKey: 1, lastKey: -1, run: s.cmdDel},
-		{name: "exists", arity: -2, firstKey: 1, lastKey: -1, run: s.cmdExists},
-		{name: "setctx", arity: -4, firstKey: 1, lastKey: 1, value: true, run: s.cmdSetCtx},
-		{name: "delctx", arity: 3, firstKey: 1, lastKey: 1, value: true, run: s.cmdDelCtx},
-		{name: "incr", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdIncr},
-		{name: "decr", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdDecr},
-		{name: "incrby", arity: 3, firstKey: 1, lastKey: 1, run: s.cmdIncrBy},
-		{name: "decrby", arity: 3, firstKey: 1, lastKey: 1, run: s.cmdIncrBy},
-		{name: "sadd", arity: -3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSAdd},
-		{name: "srem", arity: -3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSRem},
-		{name: "smembers", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdSMembers},
-		{name: "sismember", arity: 3, firstKey: 1, lastKey: 1, value: true, run: s.cmdSIsMember},
-		{name: "scard", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdSCard},
-		{name: "type", arity: 2, firstKey: 1, lastKey: 1, run: s.cmdType},
+		{name: "set", arity: -3, firstKey: 1, lastKey: 1, value: true, request: s.setRequest, reply: s.okReply},
+		{name: "get", arity: 2, firstKey: 1, lastKey: 1, request: s.readRequest, reply: s.getReply},
+		{name: "getsiblings", arity: 2, firstKey: 1, lastKey: 1, request: s.readRequest, reply: s.getSiblingsReply},
+		{name: "del", arity: -2, firstKey: 1, lastKey: -1, backend: s.cmdDel},
+		{name: "exists", arity: -2, firstKey: 1, lastKey: -1, backend: s.cmdExists},
+		{name: "setctx", arity: -4, firstKey: 1, lastKey: 1, value: true, request: s.setCtxRequest, reply: s.okReply},
+		{name: "delctx", arity: 3, firstKey: 1, lastKey: 1, value: true, request: s.delCtxRequest, reply: s.delCtxReply},
+		{name: "incr", arity: 2, firstKey: 1, lastKey: 1, request: s.incrRequest, reply: s.counterReply},
+		{name: "decr", arity: 2, firstKey: 1, lastKey: 1, request: s.decrRequest, reply: s.counterReply},
+		{name: "incrby", arity: 3, firstKey: 1, lastKey: 1, request: s.incrByRequest, reply: s.counterReply},
+		{name: "decrby", arity: 3, firstKey: 1, lastKey: 1, request: s.incrByRequest, reply: s.counterReply},
+		{name: "sadd", arity: -3, firstKey: 1, lastKey: 1, value: true, request: s.setChangeRequest, reply: s.setChangeReply},
+		{name: "srem", arity: -3, firstKey: 1, lastKey: 1, value: true, request: s.setChangeRequest, reply: s.setChangeReply},
+		{name: "smembers", arity: 2, firstKey: 1, lastKey: 1, request: s.readRequest, reply: s.smembersReply},
+		{name: "sismember", arity: 3, firstKey: 1, lastKey: 1, value: true, request: s.readRequest, reply: s.sismemberReply},
+		{name: "scard", arity: 2, firstKey: 1, lastKey: 1, request: s.readRequest, reply: s.scardReply},
+		{name: "type", arity: 2, firstKey: 1, lastKey: 1, request: s.readRequest, reply: s.typeReply},
 	}
 	m := make(map[string]*commandSpec, len(specs))
 	for _, cs := range specs {
@@ -87,38 +103,59 @@ func (s *Server) lookup(name []byte) *commandSpec {
 	return s.commands[string(lower[:len(name)])]
 }
 
-// dispatch checks a command's name, arity and argument sizes, then runs it. Every
-// failure is answered with an error reply and leaves the connection usable; nothing
-// reaches the Backend unless all checks pass.
+// dispatch checks a command's name, arity and argument sizes, then queues it in the
+// connection's pipeline if it goes to the Backend, or runs it once every earlier
+// command has run. Every failure is answered with an error reply and leaves the
+// connection usable; nothing reaches the Backend unless all checks pass. cmd.args
+// must stay valid until the pipeline runs (the reader's buffer must not be refilled
+// before).
 func (s *Server) dispatch(c *client, cmd command) {
+	if !c.authed && !allowedBeforeAuth(cmd.args[0]) {
+		s.runPipeline(c)
+		c.out = appendError(c.out, errNoAuth)
+		return
+	}
+	cs, err := s.check(cmd)
+	if err == nil && cs.run == nil {
+		if c.pipe.full() || c.pipe.conflicts(cs, cmd.args) {
+			s.runPipeline(c)
+		}
+		c.pipe.add(c.session, cs, cmd.args)
+		return
+	}
+	s.runPipeline(c)
+	if err != nil {
+		c.out = appendError(c.out, err)
+		return
+	}
+	cs.run(c, cmd.args)
+}
+
+// check finds cmd's command and checks its arity and argument sizes.
+func (s *Server) check(cmd command) (*commandSpec, error) {
 	args := cmd.args
 	cs := s.lookup(args[0])
 	if cs == nil {
-		c.out = appendError(c.out, fmt.Errorf("%w unknown command '%s'", core.ErrBadRequest, printable(args[0])))
-		return
+		return nil, fmt.Errorf("%w unknown command '%s'", core.ErrBadRequest, printable(args[0]))
 	}
 	if !cs.arityOK(len(args)) {
-		c.out = appendError(c.out, errArity(cs.name))
-		return
+		return nil, errArity(cs.name)
 	}
 	if cmd.oversize >= 0 {
-		c.out = appendError(c.out, s.oversizeError(cs, cmd.oversize, cmd.oversizeLen))
-		return
+		return nil, s.oversizeError(cs, cmd.oversize, cmd.oversizeLen)
 	}
 	for i := range args {
 		if cs.isKey(i) {
 			if err := s.cfg.Limits.CheckKey(len(args[i])); err != nil {
-				c.out = appendError(c.out, err)
-				return
+				return nil, err
 			}
 		} else if cs.value && i > 0 {
 			if err := s.cfg.Limits.CheckValue(int64(len(args[i]))); err != nil {
-				c.out = appendError(c.out, err)
-				return
+				return nil, err
 			}
 		}
 	}
-	cs.run(c, args)
+	return cs, nil
 }
 
 // oversizeError explains an argument of n bytes that the reader discarded.

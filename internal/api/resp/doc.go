@@ -16,6 +16,16 @@
 // followed by a readable reason; they leave the connection usable, except a malformed
 // request ("ERR Protocol error: …"), after which the connection is closed.
 //
+// Pipelining: the commands a client sends without waiting for replies are read
+// together; those that go to the Backend run concurrently (up to 64 at a time; with
+// a Backend that can start requests without waiting, such as node.Node, they are
+// all handed to the shards at once), and their replies are written in order, in one
+// write. Commands on the same key still run one after another, and a command that
+// does not go to the Backend (CONSISTENCY, KEYSPACE, QUIT, …) waits for the ones
+// before it: each command sees what the earlier ones did to its keys, and the
+// session they left; commands of one pipeline on different keys may take effect in
+// any order.
+//
 // Requests are parsed by this package's own bounded reader rather than redcon's
 // connection loop, whose parser panics on some declared lengths (e.g.
 // "*1\r\n$9223372036854775807\r\n") and spins on huge declared argument counts;

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
 )
 
@@ -42,6 +43,10 @@ func errorCode(err error) string {
 		return "WRONGTYPE"
 	case errors.Is(err, core.ErrBadRequest):
 		return "ERR"
+	case errors.Is(err, errNoAuth):
+		return "NOAUTH"
+	case errors.Is(err, api.ErrAuth):
+		return "WRONGPASS"
 	}
 	return ""
 }

@@ -15,14 +15,16 @@ import (
 	"github.com/chorusdb/chorus/internal/api/apitest"
 )
 
-// pipeConn is a net.Conn that reads a fixed input and records what is written.
+// pipeConn is a net.Conn that reads a fixed input and records what is written, and
+// in how many writes.
 type pipeConn struct {
-	in  io.Reader
-	out bytes.Buffer
+	in     io.Reader
+	out    bytes.Buffer
+	writes int
 }
 
 func (p *pipeConn) Read(b []byte) (int, error)       { return p.in.Read(b) }
-func (p *pipeConn) Write(b []byte) (int, error)      { return p.out.Write(b) }
+func (p *pipeConn) Write(b []byte) (int, error)      { p.writes++; return p.out.Write(b) }
 func (p *pipeConn) Close() error                     { return nil }
 func (p *pipeConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (p *pipeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }

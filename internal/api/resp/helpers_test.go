@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/api/apitest"
+	"github.com/chorusdb/chorus/internal/core"
 )
 
 // start serves a Server on 127.0.0.1:0 backed by a fresh fake Backend; mod may adjust
@@ -24,6 +26,9 @@ func start(t testing.TB, mod func(*Config)) (*Server, string, *apitest.Backend) 
 	cfg := Config{Backend: be}
 	if mod != nil {
 		mod(&cfg)
+	}
+	if starting {
+		cfg.Backend = startingBackend{cfg.Backend}
 	}
 	s := NewServer(cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,6 +48,35 @@ func start(t testing.TB, mod func(*Config)) (*Server, string, *apitest.Backend) 
 		}
 	})
 	return s, l.Addr().String(), be
+}
+
+// starting makes start and startDirect give the server a Backend that can start
+// requests (a startingBackend), as node.Node can. TestStarterBackend sets it.
+var starting bool
+
+// startingBackend adds Start to a Backend, so that tests cover the server's path for
+// Backends that can start requests without waiting.
+type startingBackend struct{ api.Backend }
+
+// Start runs Do on a goroutine; a panic there is raised again by the wait function.
+func (b startingBackend) Start(ctx context.Context, req core.Request) func() core.Reply {
+	done := make(chan core.Reply, 1)
+	var panicked any
+	go func() {
+		defer func() {
+			if panicked = recover(); panicked != nil {
+				close(done)
+			}
+		}()
+		done <- b.Do(ctx, req)
+	}()
+	return func() core.Reply {
+		rep, ok := <-done
+		if !ok {
+			panic(panicked)
+		}
+		return rep
+	}
 }
 
 // rawConn speaks RESP by hand, to check replies byte for byte.
@@ -171,7 +205,11 @@ type served struct {
 func startDirect(t testing.TB) served {
 	t.Helper()
 	be := apitest.NewBackend("n1")
-	s := NewServer(Config{Backend: be})
+	var backend api.Backend = be
+	if starting {
+		backend = startingBackend{be}
+	}
+	s := NewServer(Config{Backend: backend})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

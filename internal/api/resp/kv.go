@@ -12,7 +12,6 @@ import (
 
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
-	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/version"
 )
 
@@ -24,29 +23,35 @@ func (s *Server) do(req core.Request) core.Reply {
 	return rep
 }
 
-func (c *client) key(arg []byte) object.Key {
-	return object.Key{Keyspace: c.keyspace, Key: string(arg)}
-}
-
-// cmdSet: SET key value [EX seconds | PX milliseconds] → +OK.
-func (s *Server) cmdSet(c *client, args [][]byte) {
+// setRequest: SET key value [EX seconds | PX milliseconds] → +OK (okReply).
+func (s *Server) setRequest(c *call, args [][]byte) (core.Request, bool) {
 	ttlMs, err := parseSetOptions(args[3:])
 	if err != nil {
 		c.out = appendError(c.out, err)
-		return
+		return core.Request{}, false
 	}
-	rep := s.do(core.Request{
+	return core.Request{
 		Op:    core.OpPut,
 		Key:   c.key(args[1]),
 		Value: bytes.Clone(args[2]), // args alias the read buffer; the Backend may keep the value
 		TTLMs: ttlMs,
 		Level: c.writeLevel,
-	})
+	}, true
+}
+
+// okReply answers +OK, or the request's error.
+func (s *Server) okReply(c *call, _ [][]byte, rep core.Reply) {
 	if rep.Err != nil {
 		c.out = appendError(c.out, rep.Err)
 		return
 	}
 	c.out = redcon.AppendOK(c.out)
+}
+
+// readRequest reads the key args[1] at the session's read level: the request of GET,
+// GETSIBLINGS, TYPE and the set reads.
+func (s *Server) readRequest(c *call, args [][]byte) (core.Request, bool) {
+	return core.Request{Op: core.OpGet, Key: c.key(args[1]), Level: c.readLevel}, true
 }
 
 // parseSetOptions parses SET's options: at most one of EX seconds or PX milliseconds,
@@ -76,10 +81,9 @@ func parseSetOptions(opts [][]byte) (ttlMs int64, err error) {
 	return ttlMs, nil
 }
 
-// cmdGet: GET key → the value, nil if absent, or an error if the key holds several
+// getReply: GET key → the value, nil if absent, or an error if the key holds several
 // concurrent versions (siblings), which GET will not silently reduce to one.
-func (s *Server) cmdGet(c *client, args [][]byte) {
-	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(args[1]), Level: c.readLevel})
+func (s *Server) getReply(c *call, _ [][]byte, rep core.Reply) {
 	switch {
 	case rep.Err != nil:
 		c.out = appendError(c.out, rep.Err)
@@ -97,12 +101,11 @@ func (s *Server) cmdGet(c *client, args [][]byte) {
 	}
 }
 
-// cmdGetSiblings: GETSIBLINGS key → an array whose first element is the key's causal
-// context (an opaque token, "" if none) followed by the value of every live version:
-// none if the key is absent or deleted, one normally, several after concurrent
-// writes in a keyspace that keeps siblings.
-func (s *Server) cmdGetSiblings(c *client, args [][]byte) {
-	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(args[1]), Level: c.readLevel})
+// getSiblingsReply: GETSIBLINGS key → an array whose first element is the key's
+// causal context (an opaque token, "" if none) followed by the value of every live
+// version: none if the key is absent or deleted, one normally, several after
+// concurrent writes in a keyspace that keeps siblings.
+func (s *Server) getSiblingsReply(c *call, _ [][]byte, rep core.Reply) {
 	if rep.Err != nil {
 		c.out = appendError(c.out, rep.Err)
 		return
@@ -135,18 +138,18 @@ func (s *Server) cmdGetSiblings(c *client, args [][]byte) {
 // deleted).
 // In a keyspace that keeps siblings, DEL deletes what the coordinating replica holds
 // (use DELCTX to delete exactly what a GETSIBLINGS saw).
-func (s *Server) cmdDel(c *client, args [][]byte) {
+func (s *Server) cmdDel(c *call, args [][]byte) {
 	s.count(c, args[1:], core.OpDelete, c.writeLevel)
 }
 
 // cmdExists: EXISTS key… → how many of the keys hold a live value (a key named twice
 // counts twice, as in Redis).
-func (s *Server) cmdExists(c *client, args [][]byte) {
+func (s *Server) cmdExists(c *call, args [][]byte) {
 	s.count(c, args[1:], core.OpGet, c.readLevel)
 }
 
 // count runs op on each key and replies with the number of replies that were Found.
-func (s *Server) count(c *client, keys [][]byte, op core.Op, level core.Level) {
+func (s *Server) count(c *call, keys [][]byte, op core.Op, level core.Level) {
 	n := 0
 	for _, k := range keys {
 		rep := s.do(core.Request{Op: op, Key: c.key(k), Level: level, DeleteSeen: op == core.OpDelete})

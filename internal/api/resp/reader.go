@@ -65,6 +65,8 @@ type reader struct {
 
 	maxArg     int
 	maxCommand int
+	maxCount   int  // most arguments a command may declare (maxArgs, less before AUTH)
+	strict     bool // an argument over maxArg is a protocol error, not skipped (before AUTH)
 	args       [][]byte
 }
 
@@ -75,7 +77,15 @@ func newReader(src io.Reader, maxArg int) *reader {
 		over:       -1,
 		maxArg:     maxArg,
 		maxCommand: 2*maxArg + maxLine,
+		maxCount:   maxArgs,
 	}
+}
+
+// limit sets the largest argument and the most arguments a command may have; the
+// server lowers them until a connection has authenticated.
+func (rd *reader) limit(maxArg, maxCount int) {
+	rd.maxArg, rd.maxCommand, rd.maxCount = maxArg, 2*maxArg+maxLine, maxCount
+	rd.strict = maxCount < maxArgs
 }
 
 // parse returns the next complete command held in the buffer, ok=false when more
@@ -97,7 +107,7 @@ func (rd *reader) parse() (cmd command, ok bool, err error) {
 			return command{}, false, err
 		}
 		n, valid := parseCount(line[1:])
-		if !valid || n > maxArgs {
+		if !valid || n > rd.maxCount {
 			return command{}, false, &errProtocol{"invalid multibulk length"}
 		}
 		if n <= 0 { // "*0" and "*-1" are empty requests: skip them, as Redis does
@@ -130,6 +140,9 @@ func (rd *reader) parseArgs() (command, bool, error) {
 			return command{}, false, &errProtocol{"invalid bulk length"}
 		}
 		if size > rd.maxArg {
+			if rd.strict {
+				return command{}, false, &errProtocol{"argument too large for a connection that has not authenticated"}
+			}
 			if rd.over < 0 {
 				rd.over, rd.overLen = len(rd.marks)/2, int64(size)
 			}

@@ -44,6 +44,9 @@ type Config struct {
 	// Version is the Chorus version INFO reports. Empty means the main module's
 	// version from the build information ("dev" if there is none).
 	Version string
+	// Auth, if enabled, makes connections authenticate (AUTH or HELLO … AUTH) before
+	// any command but PING, AUTH, HELLO and QUIT.
+	Auth *api.Auth
 	// Info, if set, returns extra INFO text: sections of "# Name" followed by
 	// "field:value" lines, separated by blank lines. It is called on every INFO and
 	// must be safe for concurrent use.
@@ -91,14 +94,20 @@ func (c Config) withDefaults() Config {
 
 // Server serves the RESP protocol (Redis's wire protocol, version 2) to clients and
 // runs their commands on a Backend. Each connection is served by one goroutine that
-// handles its commands in order, pipelined commands included, and writes their
-// replies in one batch. A Server is safe for concurrent use.
+// reads its commands in order; the Backend commands among those that arrived
+// together (a pipeline) run concurrently, and their replies are written in order, in
+// one batch. A Server is safe for concurrent use.
 type Server struct {
 	cfg      Config
 	commands map[string]*commandSpec
 	// ctx is the parent of every request's context; Close cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// starter is the Backend if it can start requests without waiting (see pipeline).
+	starter starter
+	// jobs hands pipelined calls to idle workers (unbuffered: a send succeeds only if
+	// a worker is waiting).
+	jobs chan job
 
 	closing atomic.Bool
 	nextID  atomic.Uint64
@@ -120,10 +129,12 @@ func NewServer(cfg Config) *Server {
 		cfg:       cfg.withDefaults(),
 		ctx:       ctx,
 		cancel:    cancel,
+		jobs:      make(chan job),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*client]struct{}),
 	}
 	s.commands = s.commandTable()
+	s.starter, _ = cfg.Backend.(starter)
 	return s
 }
 
@@ -256,18 +267,26 @@ func (s *Server) unregister(c *client) {
 }
 
 // serveClient reads, runs and answers c's commands until c disconnects, sends QUIT
-// or a malformed request, or the server shuts down.
+// or a malformed request, or the server shuts down. The commands that arrived
+// together are answered together: the Backend commands among them run concurrently
+// (see pipeline) and their replies are written in order, in one write unless they
+// exceed flushThreshold bytes.
 func (s *Server) serveClient(c *client) {
 	defer s.unregister(c)
 	defer func() {
 		if p := recover(); p != nil {
+			stack := debug.Stack()
+			if cp, ok := p.(callPanic); ok {
+				p, stack = cp.value, cp.stack
+			}
 			s.cfg.Logger.Error("resp: panic serving a connection; closing it",
-				"remote", c.nc.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+				"remote", c.nc.RemoteAddr().String(), "panic", p, "stack", string(stack))
 		}
 	}()
 	for {
 		cmd, ok, err := c.rd.parse()
 		if err != nil {
+			s.runPipeline(c)
 			s.cfg.Logger.Debug("resp: malformed request; closing connection",
 				"remote", c.nc.RemoteAddr().String(), "err", err)
 			c.out = appendError(c.out, err)
@@ -275,6 +294,7 @@ func (s *Server) serveClient(c *client) {
 			return
 		}
 		if !ok {
+			s.runPipeline(c) // before fill, which may move the bytes its arguments alias
 			if c.flush() != nil {
 				return
 			}

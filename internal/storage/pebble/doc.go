@@ -8,6 +8,11 @@
 // them). Only one Engine may have a directory open at a time; a second Open, from this
 // process or another, fails.
 //
+// Point reads are cheap for the read-before-write every write does: sstables carry
+// Bloom filters (a key a table does not hold costs no index search), and the objects
+// recent commits wrote are kept, encoded, in a cache (Options.RecentObjectBytes,
+// default 32 MiB) that answers Get without a Pebble lookup (recent.go).
+//
 // Each Commit is one Pebble batch, applied atomically; reads and scans see a batch
 // wholly or not at all. keys.go documents the key layout, codec.go the encodings of
 // hints and repair log entries. If Pebble fails to write its log, the engine fails

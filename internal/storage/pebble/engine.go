@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/chorusdb/chorus/internal/object"
@@ -23,6 +24,14 @@ import (
 // format an older Chorus cannot read; raise it deliberately.
 const formatVersion = pebbledb.FormatValueSeparation
 
+// bloomBitsPerKey sizes the Bloom filter written into every sstable: 10 bits per key
+// give about 1% false positives. Every write reads the stored object first (the
+// read-before-write merge) and most writes of new keys find nothing; without filters
+// such a miss searches the index of every sstable whose key range covers the key,
+// with them it reads one filter block per table, almost always cached. Tables
+// written without filters (by older versions) still work and are simply searched.
+const bloomBitsPerKey = 10
+
 // Engine is a storage.Engine on a Pebble LSM store in one directory. It is safe for
 // concurrent use by many goroutines.
 type Engine struct {
@@ -30,6 +39,8 @@ type Engine struct {
 	lock      *pebbledb.Lock
 	writeOpts *pebbledb.WriteOptions
 	log       *slog.Logger
+	// recent caches recently committed objects (nil if Options turned it off).
+	recent *recentObjects
 
 	// maxRepairs is the repair log's retention; nextRepair the sequence number the
 	// next appended entry gets.
@@ -84,6 +95,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 		Logger:             logger{log},
 		EventListener:      eventListener(log),
 	}
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
+	}
 	db, err := openDB(dir, popts)
 	if err != nil {
 		_ = lock.Close()
@@ -96,6 +110,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		log:        log,
 		maxRepairs: uint64(opts.MaxRepairs),
 		drained:    make(chan struct{}, 1),
+		recent:     newRecentObjects(opts.RecentObjectBytes),
 	}
 	if opts.Durability == storage.NoSync {
 		e.writeOpts = pebbledb.NoSync
@@ -191,7 +206,19 @@ func (e *Engine) Get(key object.Key) (obj object.Object, found bool, err error) 
 	}
 	defer e.exit()
 	defer e.recoverFatal(&err)
-	v, closer, err := e.db.Get(objectKey(key))
+	k := objectKey(key)
+	if e.recent != nil {
+		if v, found, known := e.recent.get(k); known {
+			if !found {
+				return object.Object{}, false, nil
+			}
+			if obj, err = decodeObject(key, v); err != nil {
+				return object.Object{}, false, err
+			}
+			return obj, true, nil
+		}
+	}
+	v, closer, err := e.db.Get(k)
 	if errors.Is(err, pebbledb.ErrNotFound) {
 		return object.Object{}, false, nil
 	}
@@ -233,11 +260,15 @@ func (e *Engine) Commit(b *record.Batch) (err error) {
 	defer e.recoverFatal(&err)
 	pb := e.db.NewBatch()
 	defer pb.Close()
-	for _, w := range b.Objects {
+	// The objects are the batch's first records, in order: written[i] is record i.
+	written := make([]objectRecord, len(b.Objects))
+	for i, w := range b.Objects {
+		written[i].key = objectKey(w.Key)
 		if w.Purge {
-			err = pb.Delete(objectKey(w.Key), nil)
+			err = pb.Delete(written[i].key, nil)
 		} else {
-			err = pb.Set(objectKey(w.Key), object.Encode(w.Object), nil)
+			written[i].value = object.Encode(w.Object)
+			err = pb.Set(written[i].key, written[i].value, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("storage/pebble: batch: %w", err)
@@ -251,13 +282,49 @@ func (e *Engine) Commit(b *record.Batch) (err error) {
 	if err := e.appendRepairs(pb, b.Repairs); err != nil {
 		return err
 	}
+	applied := false
+	e.pinRecent(written)
+	defer func() { e.unpinRecent(pb, written, applied) }()
 	if len(b.Hints) > 0 || len(b.HintDeletes) > 0 {
-		return e.commitHints(pb, b)
+		err = e.commitHints(pb, b)
+	} else if err = e.db.Apply(pb, e.writeOpts); err != nil {
+		err = e.fail(err)
 	}
-	if err := e.db.Apply(pb, e.writeOpts); err != nil {
-		return e.fail(err)
+	applied = err == nil
+	return err
+}
+
+// objectRecord is an object write of a batch: its Pebble key, and its encoding (nil
+// for a purge).
+type objectRecord struct {
+	key, value []byte
+}
+
+// pinRecent tells the recent-objects cache that a commit writing these objects is
+// about to be applied.
+func (e *Engine) pinRecent(written []objectRecord) {
+	if e.recent == nil {
+		return
 	}
-	return nil
+	for _, w := range written {
+		e.recent.begin(w.key)
+	}
+}
+
+// unpinRecent tells the recent-objects cache that the commit pinRecent announced is
+// over, and, if it was applied, what it wrote: Pebble numbered the batch's records
+// from pb.SeqNum() on.
+func (e *Engine) unpinRecent(pb *pebbledb.Batch, written []objectRecord, applied bool) {
+	if e.recent == nil {
+		return
+	}
+	var seq uint64
+	if applied {
+		seq = uint64(pb.SeqNum())
+	}
+	for i, w := range written {
+		e.recent.end(w.key, applied, seq+uint64(i), w.value)
+	}
 }
 
 // Close waits for calls in progress, then closes Pebble and releases the directory

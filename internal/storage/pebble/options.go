@@ -13,6 +13,10 @@ import (
 // DefaultCacheBytes is the block cache size used when Options.CacheBytes is zero.
 const DefaultCacheBytes = 64 << 20
 
+// DefaultRecentObjectBytes is the size of the recently-written-objects cache used when
+// Options.RecentObjectBytes is zero.
+const DefaultRecentObjectBytes = 32 << 20
+
 // Options configures Open. The zero Options is ready to use: synchronous commits, the
 // default repair log retention and cache size, and Pebble's logging discarded.
 type Options struct {
@@ -36,6 +40,14 @@ type Options struct {
 	// DefaultCacheBytes. Larger keeps more of the working set in memory; reads that
 	// miss the cache go to the OS page cache or disk.
 	CacheBytes int64
+
+	// RecentObjectBytes bounds a cache of the objects the latest commits wrote, in
+	// bytes (keys and encoded values, plus about 160 bytes per object). Zero means
+	// DefaultRecentObjectBytes; negative turns the cache off. A Get of a key written
+	// recently is answered from it without a Pebble lookup: every write reads its key
+	// first (the read-before-write merge), so writes of a working set that fits gain
+	// most; reads of keys written long ago gain nothing.
+	RecentObjectBytes int64
 
 	// Logger receives Pebble's own log lines, tagged component=pebble: its routine
 	// messages (flushes, compactions, WAL recycling; Pebble is chatty) at Debug, slow
@@ -68,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.RecentObjectBytes == 0 {
+		o.RecentObjectBytes = DefaultRecentObjectBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
