@@ -45,6 +45,9 @@ type securityFlags struct {
 	gossipKeys    []string // base64 keys, the first encrypts
 	password      string   // token of the default user
 	usersFile     string   // "user token" lines
+	maxClients    int      // RESP and HTTP connections, each
+	idleTimeout   time.Duration
+	maxPipeline   int
 }
 
 func addServerFlags(cmd *cobra.Command, f *serverFlags) {
@@ -90,6 +93,9 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.StringSliceVar(&f.security.gossipKeys, "gossip-key", nil, "base64 AES keys (16, 24 or 32 bytes) encrypting gossip, comma-separated; the first encrypts, all decrypt")
 	fs.StringVar(&f.security.password, "auth-password", "", "require clients to authenticate: the token of user \"default\" (RESP AUTH password, HTTP Bearer)")
 	fs.StringVar(&f.security.usersFile, "auth-users", "", "file of \"user token\" lines: named users for RESP AUTH user token and HTTP Bearer user:token")
+	fs.IntVar(&f.security.maxClients, "max-clients", 10000, "most open client connections on the RESP port and on the HTTP port, each")
+	fs.DurationVar(&f.security.idleTimeout, "idle-timeout", 0, "close a RESP connection silent for this long (0: never, as Redis)")
+	fs.IntVar(&f.security.maxPipeline, "max-pipeline", 64, "most pipelined commands of one RESP connection run at once")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -166,9 +172,12 @@ type process struct {
 
 // processOpts are the settings of the client-facing servers.
 type processOpts struct {
-	pprof     bool
-	clientTLS *tls.Config // RESP and HTTP over TLS
-	auth      *api.Auth   // clients must authenticate
+	pprof       bool
+	maxClients  int
+	idleTimeout time.Duration
+	maxPipeline int
+	clientTLS   *tls.Config // RESP and HTTP over TLS
+	auth        *api.Auth   // clients must authenticate
 }
 
 // apply checks the security flags, sets the node's TLS and gossip keys, and returns
@@ -224,6 +233,10 @@ func (s securityFlags) apply(cfg *node.Config) (processOpts, error) {
 		return opts, err
 	}
 	opts.auth = auth
+	if s.maxClients < 1 || s.maxPipeline < 1 || s.idleTimeout < 0 {
+		return opts, errors.New("--max-clients and --max-pipeline must be positive, --idle-timeout not negative")
+	}
+	opts.maxClients, opts.idleTimeout, opts.maxPipeline = s.maxClients, s.idleTimeout, s.maxPipeline
 	return opts, nil
 }
 
@@ -253,9 +266,10 @@ func startProcess(cfg node.Config, opts processOpts) (*process, error) {
 	}
 	limits := api.Limits{MaxKeyBytes: cfg.MaxKeyBytes, MaxValueBytes: cfg.MaxValueBytes}
 	p := &process{node: n, failed: make(chan error, 2)}
-	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second, Auth: opts.auth})
+	p.resp = resp.NewServer(resp.Config{Backend: n, Limits: limits, Logger: cfg.Logger, RequestTimeout: cfg.RequestTimeout + time.Second, Auth: opts.auth,
+		MaxClients: opts.maxClients, IdleTimeout: opts.idleTimeout, MaxPipeline: opts.maxPipeline})
 	hc := httpapi.Config{Backend: n, Limits: limits, Logger: cfg.Logger, Gatherer: cfg.Registry, Healthy: n.Healthy, Filling: n.Filling}
-	hc.Auth = opts.auth
+	hc.Auth, hc.MaxConns = opts.auth, opts.maxClients
 	if opts.clientTLS != nil {
 		respL, httpL = tls.NewListener(respL, opts.clientTLS), tls.NewListener(httpL, opts.clientTLS)
 	}

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/api"
 )
@@ -40,5 +43,45 @@ func TestBearerAuth(t *testing.T) {
 	}
 	if n := len(be.Requests()); n != 2 {
 		t.Errorf("%d requests reached the backend, want the 2 authenticated ones", n)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	s, _ := newTestServer(t, func(c *Config) { c.MaxConns = 1 })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	first, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first connection holds the only slot; a request on a second one is not
+	// served until the first closes.
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + l.Addr().String() + "/healthz")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("a second connection was served (%d) while the limit of one was taken", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	first.Close()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Fatalf("after the first closed: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting connection was not served after the first closed")
 	}
 }

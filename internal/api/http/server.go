@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,9 @@ const kvPrefix = "/v1/kv/"
 type Config struct {
 	// Backend runs the requests. Required.
 	Backend api.Backend
+	// MaxConns bounds the open connections: past it, new connections wait to be
+	// accepted until one closes. 0 means no limit.
+	MaxConns int
 	// Limits bounds keys and values; zero fields take the defaults (2 KiB, 8 MiB).
 	Limits api.Limits
 	// Logger receives internal errors and the http.Server's own log. Nil discards.
@@ -179,7 +183,40 @@ func bearer(r *http.Request) string {
 
 // Serve accepts HTTP connections on l until Shutdown or Close, when it returns
 // ErrServerClosed.
-func (s *Server) Serve(l net.Listener) error { return s.srv.Serve(l) }
+func (s *Server) Serve(l net.Listener) error {
+	if s.cfg.MaxConns > 0 {
+		l = &limitListener{Listener: l, sem: make(chan struct{}, s.cfg.MaxConns)}
+	}
+	return s.srv.Serve(l)
+}
+
+// limitListener accepts a connection only while fewer than cap(sem) are open.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
 
 // Shutdown stops accepting connections and waits, until ctx is done, for the
 // requests in flight to finish (see http.Server.Shutdown).

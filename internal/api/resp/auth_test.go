@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/api/apitest"
@@ -84,5 +85,34 @@ func TestAuthWithoutPasswords(t *testing.T) {
 	}
 	if got := c.do("SET", "k", "v"); got != "+OK\r\n" {
 		t.Errorf("SET without auth configured = %q", got)
+	}
+}
+
+// TestConnectionLimits: past MaxClients a connection is refused with an error; an
+// idle connection is closed after IdleTimeout.
+func TestConnectionLimits(t *testing.T) {
+	be := apitest.NewBackend("n1")
+	s := NewServer(Config{Backend: be, MaxClients: 2, IdleTimeout: 300 * time.Millisecond})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	a, b := dial(t, l.Addr().String()), dial(t, l.Addr().String())
+	if a.do("PING") != "+PONG\r\n" || b.do("PING") != "+PONG\r\n" {
+		t.Fatal("the first two connections are not served")
+	}
+	c := dial(t, l.Addr().String())
+	if got := c.reply(); got != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("third connection = %q", got)
+	}
+	c.expectClosed()
+	// a and b say nothing: both are closed after the idle timeout, and a new client
+	// gets in.
+	a.expectClosed()
+	b.expectClosed()
+	if got := dial(t, l.Addr().String()).do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("after the idle ones were closed: %q", got)
 	}
 }

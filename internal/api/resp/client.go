@@ -58,6 +58,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 			writeLevel: s.cfg.DefaultWriteLevel,
 		},
 	}
+	c.pipe.max = s.cfg.MaxPipeline
 	c.authed = !s.cfg.Auth.Enabled()
 	if !c.authed {
 		// Before AUTH, memory follows what an anonymous client may send, not what it

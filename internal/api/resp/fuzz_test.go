@@ -81,7 +81,7 @@ func FuzzRESPServer(f *testing.F) {
 		be.ResetRequests()
 		pc := &pipeConn{in: bytes.NewReader(in)}
 		c := s.newClient(pc)
-		if !s.register(c) {
+		if s.register(c) != registered {
 			t.Fatal("server closed")
 		}
 		s.serveClient(c)

@@ -17,7 +17,7 @@ import (
 // buffered. So a client that never reads its replies makes the server stop reading
 // its commands, holding at most one pipeline's replies (maxPipeline of them, however
 // large their values) beyond flushThreshold bytes.
-const maxPipeline = 64
+const maxPipeline = 64 // the default of Config.MaxPipeline
 
 // maxRetainedCallOut is the largest reply buffer a call keeps for the next batch.
 const maxRetainedCallOut = 4 << 10
@@ -52,13 +52,14 @@ type call struct {
 type pipeline struct {
 	calls []call // calls[:n] are pending; the rest keep their buffers for reuse
 	n     int
+	max   int // Config.MaxPipeline
 }
 
 // pending returns the commands read and not yet run.
 func (p *pipeline) pending() []call { return p.calls[:p.n] }
 
 // full reports whether the pipeline must run before it takes another command.
-func (p *pipeline) full() bool { return p.n == maxPipeline }
+func (p *pipeline) full() bool { return p.n >= p.max }
 
 // add queues a checked Backend command. args must stay valid until the pipeline runs.
 func (p *pipeline) add(ss session, cs *commandSpec, args [][]byte) {

@@ -44,6 +44,15 @@ type Config struct {
 	// Version is the Chorus version INFO reports. Empty means the main module's
 	// version from the build information ("dev" if there is none).
 	Version string
+	// MaxClients bounds the open connections; one more is answered "ERR max number of
+	// clients reached" and closed. Default 10000.
+	MaxClients int
+	// IdleTimeout closes a connection that sends nothing for this long (a client that
+	// went away without closing, a slow-loris). 0 (default) never does, as Redis.
+	IdleTimeout time.Duration
+	// MaxPipeline bounds how many of a connection's pipelined commands run at once
+	// (and so the replies held for it). Default 64.
+	MaxPipeline int
 	// Auth, if enabled, makes connections authenticate (AUTH or HELLO … AUTH) before
 	// any command but PING, AUTH, HELLO and QUIT.
 	Auth *api.Auth
@@ -58,6 +67,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Backend == nil {
 		errs = append(errs, errors.New("resp: Config.Backend is required"))
+	}
+	if c.MaxClients < 0 || c.MaxPipeline < 0 || c.IdleTimeout < 0 {
+		errs = append(errs, errors.New("resp: Config.MaxClients, MaxPipeline and IdleTimeout must not be negative"))
 	}
 	if c.DefaultReadLevel == core.Any {
 		errs = append(errs, errors.New("resp: Config.DefaultReadLevel cannot be ANY, a write-only level"))
@@ -82,6 +94,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = 10000
+	}
+	if c.MaxPipeline == 0 {
+		c.MaxPipeline = maxPipeline
 	}
 	if c.Version == "" {
 		c.Version = "dev"
@@ -165,9 +183,15 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		c := s.newClient(nc)
-		if !s.register(c) {
+		switch s.register(c) {
+		case registerClosing:
 			nc.Close()
 			return ErrServerClosed
+		case registerFull:
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			nc.Close()
+			continue
 		}
 		go s.serveClient(c)
 	}
@@ -247,15 +271,25 @@ func (s *Server) untrack(l net.Listener) {
 }
 
 // register adds c to the open connections unless the server is closing.
-func (s *Server) register(c *client) bool {
+// The outcomes of register.
+const (
+	registered = iota
+	registerClosing
+	registerFull
+)
+
+func (s *Server) register(c *client) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		return registerClosing
+	}
+	if len(s.conns) >= s.cfg.MaxClients {
+		return registerFull
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return registered
 }
 
 func (s *Server) unregister(c *client) {
@@ -297,6 +331,9 @@ func (s *Server) serveClient(c *client) {
 			s.runPipeline(c) // before fill, which may move the bytes its arguments alias
 			if c.flush() != nil {
 				return
+			}
+			if s.cfg.IdleTimeout > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 			}
 			if err := c.rd.fill(); err != nil {
 				return
