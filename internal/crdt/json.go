@@ -25,10 +25,13 @@ func appendJSONStrings(dst []byte, ss []string) []byte {
 	return append(dst, ']')
 }
 
-// appendJSONBytes renders a register value: a JSON string when the bytes are valid
-// UTF-8 (the common case: text and JSON documents), otherwise {"base64":"..."} so that
-// binary values are shown without loss.
+// appendJSONBytes renders a register value: as itself when the bytes are one JSON
+// value (what the HTTP API assigns), else a JSON string when they are valid UTF-8,
+// otherwise {"base64":"..."} so that binary values are shown without loss.
 func appendJSONBytes(dst []byte, b []byte) []byte {
+	if len(b) > 0 && json.Valid(b) {
+		return append(dst, b...) // a JSON value (what the HTTP API assigns) shows as itself
+	}
 	if utf8.Valid(b) {
 		return appendJSONString(dst, string(b))
 	}

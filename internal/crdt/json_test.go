@@ -22,3 +22,19 @@ func TestJSONViews(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisterJSONShowsJSONValuesAsThemselves(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{`{"color":"blue"}`, `{"color":"blue"}`},
+		{`42`, `42`},
+		{`plain text`, `"plain text"`},
+		{"\xff\x00", `{"base64":"/wA="}`},
+	} {
+		r := NewLWWRegister()
+		r.Set("a", 1, []byte(tc.value))
+		got, err := r.MarshalJSON()
+		if err != nil || string(got) != tc.want {
+			t.Errorf("register %q renders %s, %v; want %s", tc.value, got, err, tc.want)
+		}
+	}
+}
