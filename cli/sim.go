@@ -20,6 +20,7 @@ func simCmd() *cobra.Command {
 	var (
 		cfg              = sim.DefaultConfig(1)
 		faults, history  string
+		models           string
 		logPath          string
 		runs             int
 		jsonOut, verbose bool
@@ -53,6 +54,11 @@ names them); --runs N runs seeds --seed … --seed+N-1 and prints one line per s
 				return err
 			}
 			cfg.Faults = fs
+			if models != "" {
+				if cfg.Models, err = sim.ParseModels(models); err != nil {
+					return err
+				}
+			}
 			if cfg.Bug != "" && !cmd.Flags().Changed("faults") {
 				cfg.Faults = bugFaults(cfg.Bug, cfg.Faults)
 			}
@@ -80,6 +86,7 @@ names them); --runs N runs seeds --seed … --seed+N-1 and prints one line per s
 	f.IntVar(&cfg.Ops, "ops", cfg.Ops, "client operations")
 	f.StringVar(&faults, "faults", "all", "faults to inject: comma-separated partition,crash,loss,dup,reorder,skew,pause,suspect; all; none")
 	f.StringVar(&cfg.Bug, "bug", "", "run a deliberately broken variant (list: show them)")
+	f.StringVar(&models, "models", "", "data types the workload uses: comma-separated register,siblings,counter,set (default all)")
 	f.BoolVar(&cfg.StrictLWW, "strict-lww", false, "count LWW losses explained by clocks as violations, not measurements")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	f.IntVar(&runs, "runs", 1, "run this many consecutive seeds from --seed, one line each")
