@@ -105,20 +105,13 @@ written, next to the node's own prediction (GET /v1/staleness) when it has one.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			var rep interface{ print(io.Writer) }
+			var err error
 			if cfg.Staleness {
-				rep, err := runStaleness(ctx, cfg, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				if cfg.json {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					return enc.Encode(rep)
-				}
-				rep.print(cmd.OutOrStdout())
-				return nil
+				rep, err = runStaleness(ctx, cfg, cmd.ErrOrStderr())
+			} else {
+				rep, err = runBench(ctx, cfg, cmd.ErrOrStderr())
 			}
-			rep, err := runBench(ctx, cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -418,7 +411,13 @@ type nodeTarget struct {
 }
 
 func newNodeTarget(addr string, cfg *benchConfig) *nodeTarget {
-	return &nodeTarget{addr: addr, rdb: redis.NewClient(&redis.Options{
+	return &nodeTarget{addr: addr, rdb: benchRedis(addr, cfg)}
+}
+
+// benchRedis connects to one node's RESP address with the run's levels and keyspace
+// set on every connection.
+func benchRedis(addr string, cfg *benchConfig) *redis.Client {
+	return redis.NewClient(&redis.Options{
 		Addr:                     addr,
 		Protocol:                 2,
 		DisableIdentity:          true,
@@ -435,7 +434,7 @@ func newNodeTarget(addr string, cfg *benchConfig) *nodeTarget {
 			})
 			return err
 		},
-	})}
+	})
 }
 
 func (t *nodeTarget) describe() string { return "one node (" + t.addr + ")" }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
@@ -129,7 +128,7 @@ func runStaleness(ctx context.Context, cfg *benchConfig, progress io.Writer) (*s
 			continue
 		}
 		run.nodes = append(run.nodes, &stalenessNode{id: m.ID, resp: m.Addrs["resp"], http: m.Addrs["http"],
-			rdb: stalenessClient(m.Addrs["resp"], cfg)})
+			rdb: benchRedis(m.Addrs["resp"], cfg)})
 	}
 	defer func() {
 		for _, nd := range run.nodes {
@@ -211,28 +210,6 @@ func (p *stalenessPrediction) at(t float64) *float64 {
 		}
 	}
 	return nil
-}
-
-// stalenessClient connects to one node's RESP address with the run's levels and
-// keyspace.
-func stalenessClient(addr string, cfg *benchConfig) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                     addr,
-		Protocol:                 2,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		PoolSize:                 cfg.Clients,
-		MaxRetries:               -1,
-		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
-			_, err := cn.Pipelined(ctx, func(p redis.Pipeliner) error {
-				p.Do(ctx, "CONSISTENCY", "READ", cfg.ReadLevel)
-				p.Do(ctx, "CONSISTENCY", "WRITE", cfg.WriteLevel)
-				p.Do(ctx, "KEYSPACE", cfg.Keyspace)
-				return nil
-			})
-			return err
-		},
-	})
 }
 
 // loop runs trials until none is left or ctx is done.

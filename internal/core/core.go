@@ -210,17 +210,22 @@ func (c *Core) apply(key object.Key, obj object.Object) (before object.Object, e
 	if err != nil {
 		return before, err
 	}
+	return before, c.applyTo(key, before, obj)
+}
+
+// applyTo is apply for a caller that has loaded the local copy (before) already.
+func (c *Core) applyTo(key object.Key, before, obj object.Object) error {
 	merged, err := object.Merge(before, obj)
 	if err != nil {
-		return before, err
+		return err
 	}
 	if object.Equal(merged, before) {
-		return before, nil
+		return nil
 	}
 	c.updateTree(key, before, merged)
 	c.pending[key] = merged
 	c.rd.Batch.Objects = append(c.rd.Batch.Objects, record.ObjectWrite{Key: key, Object: merged})
-	return before, nil
+	return nil
 }
 
 func (c *Core) send(m wire.Message) {

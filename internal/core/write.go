@@ -23,7 +23,8 @@ type writeOp struct {
 	sent     int // replicas the write was sent to (or applied locally)
 	found    bool
 	obj      object.Object
-	before   object.Object // replica-coordinated writes: the local copy before
+	rmw      bool          // built from the local copy (rmw.go)
+	before   object.Object // rmw: the local copy before
 	replied  bool
 	lastErr  string
 }
@@ -57,7 +58,7 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 			c.reply(Reply{ID: req.ID, Err: err})
 			return
 		}
-		w.obj, w.before = obj, before
+		w.obj, w.before, w.rmw = obj, before, true
 	} else {
 		w.obj = c.newObject(nowMs, req)
 	}
@@ -116,7 +117,12 @@ func (c *Core) newObject(nowMs int64, req Request) object.Object {
 }
 
 func (c *Core) localWrite(nowMs int64, w *writeOp, i int) {
-	before, err := c.applyWrite(w.req.Key, w.obj)
+	before, err := w.before, error(nil)
+	if w.rmw {
+		err = c.applyTo(w.req.Key, before, w.obj) // built from this very copy: no second read
+	} else {
+		before, err = c.applyWrite(w.req.Key, w.obj)
+	}
 	w.answered++
 	if err != nil {
 		w.lastErr = err.Error()
@@ -152,16 +158,14 @@ func (c *Core) replicaPut(nowMs int64, m wire.Message) {
 // write a register over a CRDT: merged, the register would vanish (see object.Kind),
 // so the client must hear WRONGTYPE instead of an acknowledgement.
 func (c *Core) applyWrite(key object.Key, obj object.Object) (object.Object, error) {
-	if obj.Kind.IsRegister() {
-		local, err := c.load(key)
-		if err != nil {
-			return local, err
-		}
-		if !local.Kind.IsRegister() {
-			return local, fmt.Errorf("%w the key holds a %s; use its commands", ErrWrongType, local.Kind)
-		}
+	local, err := c.load(key)
+	if err != nil {
+		return local, err
 	}
-	return c.apply(key, obj)
+	if obj.Kind.IsRegister() && !local.Kind.IsRegister() {
+		return local, fmt.Errorf("%w the key holds a %s; use its commands", ErrWrongType, local.Kind)
+	}
+	return local, c.applyTo(key, local, obj)
 }
 
 // writeAnswered counts a replica's answer to a write.

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -91,5 +92,29 @@ func TestOpApply(t *testing.T) {
 	}
 	if err := (Op{Type: TypeORSet, Action: ActAdd, Elems: []string{"a"}}).Apply(NewPNCounter(), "a", 1); !errors.Is(err, ErrWrongType) {
 		t.Errorf("set op on a counter: %v, want ErrWrongType", err)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	c := NewPNCounter()
+	_ = c.Increment("b", 5)
+	_ = c.Increment("a", -2)
+	_ = c.Increment("b", -1)
+	up, down := c.Entries()
+	if !slices.Equal(up, []Entry{{"b", 5}}) || !slices.Equal(down, []Entry{{"a", 2}, {"b", 1}}) {
+		t.Errorf("PNCounter entries = %v, %v", up, down)
+	}
+	s := NewORSet()
+	s.Add("a", "x")
+	s.Add("b", "x")
+	s.Add("a", "y")
+	if got := s.Dots("x"); !slices.Equal(got, []Entry{{"b", 1}}) { // b's add saw a's and replaced it
+		t.Errorf("dots of x = %v", got)
+	}
+	if got := s.Context(); !slices.Equal(got, []Entry{{"a", 2}, {"b", 1}}) {
+		t.Errorf("context = %v", got)
+	}
+	if s.Dots("z") != nil {
+		t.Error("an absent element has dots")
 	}
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,20 +9,24 @@ import (
 	"github.com/chorusdb/chorus/internal/object"
 )
 
-// The oracle's view of CRDT states. The crdt package shows a counter's value and a
-// set's elements, but the checkers need what is behind them: each actor's share of a
-// PN-counter, and the dots that keep each element of an OR-set present. They read
-// them from the canonical encoding (internal/crdt/encoding.go: format version, type,
-// then uvarints and length-prefixed strings; an OR-set names each dot by its actor's
-// index in the set's causal context), and cross-check what they read against the
-// crdt package's own decoding, so that a change of format fails loudly ("oracle")
-// instead of misleading the checks.
+// The oracle's view of CRDT states. The crdt package's values show a counter's value
+// and a set's elements; the checkers need what is behind them — each actor's share of
+// a PN-counter, and the dots that keep each element of an OR-set present — which the
+// crdt package's inspection accessors (Entries, Context, Dots) give.
 
 // actorCount is one actor's entry: a counter's total, or a causal context's highest
 // dot counter.
 type actorCount struct {
 	actor string
 	n     uint64
+}
+
+func fromEntries(es []crdt.Entry) []actorCount {
+	out := make([]actorCount, len(es))
+	for i, e := range es {
+		out[i] = actorCount{e.Actor, e.N}
+	}
+	return out
 }
 
 // countOf returns actor's entry in a list sorted by actor (0 if none).
@@ -99,20 +102,12 @@ func decodePN(o object.Object) (pnState, error) {
 	if err != nil || b == nil {
 		return pnState{}, err
 	}
-	r := stateReader{buf: b}
-	r.header(crdt.TypePNCounter)
-	st := pnState{p: r.clock(), n: r.clock()}
-	if err := r.finish(); err != nil {
-		return pnState{}, err
-	}
 	c, err := crdt.DecodePNCounter(b)
 	if err != nil {
 		return pnState{}, err
 	}
-	if c.Value() != st.value() {
-		return pnState{}, fmt.Errorf("counter reads %d, the oracle's decoding %d", c.Value(), st.value())
-	}
-	return st, nil
+	up, down := c.Entries()
+	return pnState{p: fromEntries(up), n: fromEntries(down)}, nil
 }
 
 // decodeORSet reads a set object.
@@ -122,96 +117,13 @@ func decodeORSet(o object.Object) (orState, error) {
 	if err != nil || b == nil {
 		return st, err
 	}
-	r := stateReader{buf: b}
-	r.header(crdt.TypeORSet)
-	st.ctx = r.clock()
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		elem := r.string()
-		k := r.uvarint()
-		var dots []actorCount
-		for j := uint64(0); j < k && r.err == nil; j++ {
-			a, c := r.uvarint(), r.uvarint()
-			if a >= uint64(len(st.ctx)) {
-				r.fail("dot actor index out of range")
-				break
-			}
-			dots = append(dots, actorCount{st.ctx[a].actor, c})
-		}
-		st.elems[elem] = dots
-	}
-	if err := r.finish(); err != nil {
-		return orState{}, err
-	}
 	s, err := crdt.DecodeORSet(b)
 	if err != nil {
 		return orState{}, err
 	}
-	if got, want := st.elements(), s.Elements(); !slices.Equal(got, want) {
-		return orState{}, fmt.Errorf("set holds %v, the oracle's decoding %v", want, got)
+	st.ctx = fromEntries(s.Context())
+	for _, e := range s.Elements() {
+		st.elems[e] = fromEntries(s.Dots(e))
 	}
 	return st, nil
-}
-
-// stateReader reads the encoding; the first error sticks.
-type stateReader struct {
-	buf []byte
-	err error
-}
-
-func (r *stateReader) fail(msg string) {
-	if r.err == nil {
-		r.err = errors.New(msg)
-	}
-	r.buf = nil
-}
-
-func (r *stateReader) header(t crdt.Type) {
-	if len(r.buf) < 2 || r.buf[0] != 1 || crdt.Type(r.buf[1]) != t {
-		r.fail("unexpected CRDT header")
-		return
-	}
-	r.buf = r.buf[2:]
-}
-
-func (r *stateReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 {
-		r.fail("bad uvarint")
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *stateReader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.buf)) {
-		r.fail("string past the end")
-		return ""
-	}
-	s := string(r.buf[:n])
-	r.buf = r.buf[n:]
-	return s
-}
-
-// clock reads a list of (actor, counter), sorted by actor.
-func (r *stateReader) clock() []actorCount {
-	n := r.uvarint()
-	var out []actorCount
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		a := r.string()
-		out = append(out, actorCount{a, r.uvarint()})
-	}
-	return out
-}
-
-func (r *stateReader) finish() error {
-	if r.err == nil && len(r.buf) > 0 {
-		r.fail("trailing bytes")
-	}
-	if r.err != nil {
-		return fmt.Errorf("oracle decoding: %w", r.err)
-	}
-	return nil
 }

@@ -36,26 +36,32 @@ func encodeKey(k *ecdsa.PrivateKey) ([]byte, error) {
 // NewCA makes a self-signed certificate authority for a development or test cluster
 // (ECDSA P-256), valid from an hour ago for validity.
 func NewCA(cluster string, validity time.Duration) (PEM, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return PEM{}, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return PEM{}, err
-	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: "Chorus CA for cluster " + cluster, Organization: []string{"Chorus"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	return sign(tmpl, nil, nil, validity)
+}
+
+// sign makes a key pair and a certificate from tmpl (serial number and validity
+// filled in) signed by parent with parentKey, or self-signed when parent is nil.
+func sign(tmpl, parent *x509.Certificate, parentKey any, validity time.Duration) (PEM, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return PEM{}, err
+	}
+	if tmpl.SerialNumber, err = serial(); err != nil {
+		return PEM{}, err
+	}
+	now := time.Now()
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(validity)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		return PEM{}, err
 	}
@@ -81,23 +87,11 @@ func IssueNode(ca PEM, cluster, id string, hosts []string, validity time.Duratio
 	if err != nil {
 		return PEM{}, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return PEM{}, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return PEM{}, err
-	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: id, Organization: []string{"Chorus cluster " + cluster}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{ClusterURI(cluster, id)},
+		Subject:     pkix.Name{CommonName: id, Organization: []string{"Chorus cluster " + cluster}},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:        []*url.URL{ClusterURI(cluster, id)},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -106,13 +100,5 @@ func IssueNode(ca PEM, cluster, id string, hosts []string, validity time.Duratio
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caPair.PrivateKey)
-	if err != nil {
-		return PEM{}, err
-	}
-	kp, err := encodeKey(key)
-	if err != nil {
-		return PEM{}, err
-	}
-	return PEM{Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), Key: kp}, nil
+	return sign(tmpl, caCert, caPair.PrivateKey, validity)
 }
