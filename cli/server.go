@@ -32,6 +32,7 @@ type serverFlags struct {
 	cfg        node.Config
 	join       []string
 	readRepair string
+	readFanout string
 	pprof      bool
 	logLevel   string
 	logFormat  string
@@ -76,6 +77,8 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.Int64Var(&f.cfg.HintCapBytes, "hint-cap-bytes", d.HintCapBytes, "bytes of hints kept per target replica; past it writes are not hinted")
 	fs.Int64Var(&f.cfg.AntiEntropyBytesPerSec, "anti-entropy-bytes-per-sec", d.AntiEntropyBytesPerSec, "I/O budget of background anti-entropy")
 	fs.StringVar(&f.readRepair, "read-repair", "async", "default read repair: async, blocking or off")
+	fs.StringVar(&f.readFanout, "read-fanout", d.ReadFanout.String(), "replicas a read asks: level (as many as its level needs, the others after --speculative-read) or all (every replica at once)")
+	fs.DurationVar(&f.cfg.SpeculativeRead, "speculative-read", d.SpeculativeRead, "with --read-fanout level, how long a read waits for the replicas it asked before asking the others too")
 	fs.IntVar(&f.cfg.MaxValueBytes, "max-value-bytes", d.MaxValueBytes, "largest value accepted")
 	fs.BoolVar(&f.cfg.FastGossip, "fast-gossip", false, "detect failures faster (for loopback clusters and tests)")
 	fs.DurationVar(&f.cfg.MaxClockSkew, "max-clock-skew", d.MaxClockSkew, "report a peer whose clock differs from this node's by more than this")
@@ -118,6 +121,9 @@ func serverCmd() *cobra.Command {
 			f.cfg.Logger = logger
 			if f.cfg.ReadRepair, err = core.ParseReadRepairMode(f.readRepair); err != nil {
 				return fmt.Errorf("--read-repair: %w", err)
+			}
+			if f.cfg.ReadFanout, err = core.ParseReadFanout(f.readFanout); err != nil {
+				return fmt.Errorf("--read-fanout: %w", err)
 			}
 			if !cmd.Flags().Changed("tombstone-grace") && f.cfg.TombstoneGrace <= f.cfg.HintTTL {
 				f.cfg.TombstoneGrace = f.cfg.HintTTL + time.Hour

@@ -67,8 +67,45 @@ type Config struct {
 	// of peers: the naive last-write-wins that loses causally later writes under clock
 	// skew. For tests and the simulator only.
 	NaiveWallClock bool
+	// ReadFanout says which replicas a read asks: FanoutLevel asks only as many as its
+	// level needs (this node first when it is a replica), and the others only when one
+	// of them fails, answers while filling, or has not answered within
+	// SpeculativeReadMs; FanoutAll asks every up replica at once, as Dynamo does: more
+	// stale copies found by read repair, at the cost of N reads for every read.
+	// Default FanoutLevel.
+	ReadFanout ReadFanout
+	// SpeculativeReadMs is how long a FanoutLevel read waits for the replicas it asked
+	// before it asks the others too. Default 50.
+	SpeculativeReadMs int64
 	// Bug runs a deliberately broken variant (simulator only; see Bug).
 	Bug Bug
+}
+
+// ReadFanout is which replicas a read asks; see Config.ReadFanout.
+type ReadFanout uint8
+
+// The read fan-outs.
+const (
+	FanoutAll ReadFanout = iota
+	FanoutLevel
+)
+
+func (f ReadFanout) String() string {
+	if f == FanoutLevel {
+		return "level"
+	}
+	return "all"
+}
+
+// ParseReadFanout parses "level" or "all".
+func ParseReadFanout(s string) (ReadFanout, error) {
+	switch s {
+	case "level":
+		return FanoutLevel, nil
+	case "all":
+		return FanoutAll, nil
+	}
+	return 0, fmt.Errorf("unknown read fan-out %q (want level or all)", s)
 }
 
 // MaxShards is the most shards a node may run (hint ids hold the shard in 6 bits).
@@ -89,6 +126,8 @@ func DefaultConfig(id string) Config {
 		MaxKeyBytes:            2048,
 		MaxValueBytes:          8 << 20,
 		MaxClockSkewMs:         500,
+		ReadFanout:             FanoutLevel,
+		SpeculativeReadMs:      50,
 		Mergers:                map[string]MergeFunc{"union": MergeUnion},
 	}
 }
@@ -116,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneGraceMs <= c.HintTTLMs {
 		errs = append(errs, fmt.Errorf("core: TombstoneGraceMs (%d) must exceed HintTTLMs (%d), or a late hint could resurrect a purged delete", c.TombstoneGraceMs, c.HintTTLMs))
+	}
+	if c.ReadFanout == FanoutLevel && c.SpeculativeReadMs < 1 {
+		errs = append(errs, fmt.Errorf("core: SpeculativeReadMs must be positive, got %d", c.SpeculativeReadMs))
 	}
 	if c.MaxKeyBytes < 1 || c.MaxValueBytes < 1 {
 		errs = append(errs, errors.New("core: MaxKeyBytes and MaxValueBytes must be positive"))

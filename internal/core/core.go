@@ -63,6 +63,9 @@ type Core struct {
 	writes   map[uint64]*writeOp
 	reads    map[uint64]*readOp
 	timeouts []deadline // in deadline order: every op gets the same timeout
+	// speculative: reads that asked fewer than every up replica, by when they ask the
+	// rest if still short (in deadline order too)
+	speculative []deadline
 
 	// pending holds objects written since the last Advance, not yet durable, so that a
 	// second write to the same key within one Ready merges with the first.
@@ -348,6 +351,13 @@ func (c *Core) Tick(nowMs int64) {
 		}
 		if in, ok := c.inspects[id]; ok {
 			c.finishInspect(in)
+		}
+	}
+	for len(c.speculative) > 0 && c.speculative[0].at <= nowMs {
+		id := c.speculative[0].id
+		c.speculative = c.speculative[1:]
+		if r, ok := c.reads[id]; ok {
+			c.readSlow(r)
 		}
 	}
 	c.expireForwards(nowMs)

@@ -311,6 +311,9 @@ func (h *harness) run(d *datadriven.TestData) string {
 		fmt.Fprintf(&h.out, "hints: stored=%d delivered=%d expired=%d dropped=%d pending=%d\n",
 			st.HintsStored, st.HintsDelivered, st.HintsExpired, st.HintsDropped, st.HintsPending)
 		fmt.Fprintf(&h.out, "read repairs: %d\n", st.ReadRepairs)
+		if st.SpeculativeReads > 0 {
+			fmt.Fprintf(&h.out, "speculative reads: %d\n", st.SpeculativeReads)
+		}
 		if st.SkewedMessages > 0 {
 			offs := h.cores[node].ClockOffsets()
 			var peers []string
@@ -501,9 +504,19 @@ func TestCoreScripts(t *testing.T) {
 					d.ScanArgs(t, "filling", &f)
 					filling = strings.Split(f, ",")
 				}
-				var hook func(*core.Config)
-				if d.HasArg("naive") {
-					hook = func(c *core.Config) { c.NaiveWallClock = true }
+				naive := d.HasArg("naive")
+				fanout := core.FanoutLevel
+				if d.HasArg("fanout") {
+					var f string
+					d.ScanArgs(t, "fanout", &f)
+					var err error
+					if fanout, err = core.ParseReadFanout(f); err != nil {
+						t.Fatal(err)
+					}
+				}
+				hook := func(c *core.Config) {
+					c.NaiveWallClock = naive
+					c.ReadFanout = fanout
 				}
 				h = newHarnessCfg(t, strings.Split(nodes, ","), rf, hook, filling...)
 				return "ok\n"

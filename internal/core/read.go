@@ -19,7 +19,8 @@ type readOp struct {
 	okAt     []bool          // by index: answered without error
 	answers  int             // replicas that answered
 	ok       int             // replicas that answered without error
-	sent     int
+	asked    []bool          // by index: sent a request (or read locally)
+	sent     int             // replicas asked
 	merged   object.Object
 	replied  bool
 	fixed    []bool        // by index: already sent the merged object
@@ -31,7 +32,10 @@ type readOp struct {
 	lastErr    string
 }
 
-// startRead asks every up primary replica at once.
+// startRead asks the replicas of the key: every up one at once (FanoutAll), or only
+// as many as the level needs, this node first when it is one of them (FanoutLevel;
+// the others are asked by askMore when those fall short, and by readSlow when they
+// are slow).
 func (c *Core) startRead(nowMs int64, req Request) {
 	r := &readOp{req: req, id: c.newID(), mode: c.keyspace(req.Key.Keyspace).ReadRepair}
 	var up int
@@ -43,21 +47,55 @@ func (c *Core) startRead(nowMs int64, req Request) {
 	}
 	n := len(r.replicas)
 	r.got, r.okAt, r.fixed, r.copies = make([]bool, n), make([]bool, n), make([]bool, n), make([]object.Object, n)
+	r.asked = make([]bool, n)
 	c.reads[r.id] = r
 	c.addDeadline(nowMs, r.id)
-	for i, rep := range r.replicas {
-		if !c.view.Up[rep] {
-			continue
-		}
-		r.sent++
-		if rep == c.cfg.NodeID {
-			obj, err := c.load(req.Key)
-			c.readAnswer(r, i, obj, err, c.rangeFilling(req.Key))
-			continue
-		}
-		c.send(wire.Message{Type: wire.GetReq, To: rep, ID: r.id, Key: req.Key})
+	first := up
+	if c.cfg.ReadFanout == FanoutLevel && r.need < up {
+		first = r.need
+		c.speculative = append(c.speculative, deadline{at: nowMs + c.cfg.SpeculativeReadMs, id: r.id})
 	}
+	c.askMore(r, first)
 	c.maybeFinishRead(nowMs, r)
+}
+
+// askMore asks up to k up replicas not asked yet, this node first, the others in
+// preference order, and returns how many it asked. This node's answer is taken at
+// once (without finishing the read: the caller does).
+func (c *Core) askMore(r *readOp, k int) int {
+	asked := 0
+	for pass := 0; pass < 2 && asked < k; pass++ {
+		for i, rep := range r.replicas {
+			if asked == k {
+				break
+			}
+			local := rep == c.cfg.NodeID
+			if r.asked[i] || !c.view.Up[rep] || local != (pass == 0) {
+				continue
+			}
+			r.asked[i] = true
+			r.sent++
+			asked++
+			if local {
+				obj, err := c.load(r.req.Key)
+				c.readAnswer(r, i, obj, err, c.rangeFilling(r.req.Key))
+				continue
+			}
+			c.send(wire.Message{Type: wire.GetReq, To: rep, ID: r.id, Key: r.req.Key})
+		}
+	}
+	return asked
+}
+
+// readSlow asks the replicas a read has not asked yet, once the ones it asked have
+// been slow to answer (speculative retry).
+func (c *Core) readSlow(r *readOp) {
+	if r.replied || r.ok >= r.need {
+		return
+	}
+	if n := c.askMore(r, len(r.replicas)); n > 0 {
+		c.stats.SpeculativeReads++
+	}
 }
 
 // replicaGet answers a coordinator with the local copy of a key.
@@ -121,10 +159,14 @@ func (c *Core) readAnswer(r *readOp, i int, obj object.Object, err error, fillin
 
 // maybeFinishRead answers the client after R good answers (in blocking read-repair mode,
 // only once the stale replicas among them acknowledged the repair), or with an error once
-// failed replicas make R unreachable. Once every replica answered, stale copies are
-// repaired (async mode) and the read is forgotten.
+// failed replicas make R unreachable. Replicas that failed or answered while filling are
+// made up for by asking others not asked yet. Once every replica asked has answered,
+// stale copies are repaired (async mode) and the read is forgotten.
 func (c *Core) maybeFinishRead(nowMs int64, r *readOp) {
 	if !r.replied {
+		if short := r.need - r.ok - (r.sent - r.answers); short > 0 && !r.blocking {
+			c.askMore(r, short)
+		}
 		switch {
 		case r.ok >= r.need && r.mode == ReadRepairBlocking && !r.blocking:
 			c.repairBlocking(nowMs, r)

@@ -4,6 +4,7 @@ package core
 // exports the sum over shards as metrics.
 type Stats struct {
 	ReadRepairs        uint64 // stale replicas sent a newer copy by a read
+	SpeculativeReads   uint64 // reads that asked more replicas because the first were slow
 	HintsStored        uint64 // hints written for replicas that missed a write
 	HintsDelivered     uint64 // hints acknowledged by their target and removed
 	HintsExpired       uint64 // hints dropped at their TTL, never delivered

@@ -75,6 +75,12 @@ type Config struct {
 	TombstoneGrace time.Duration
 	// ReadRepair is the read-repair mode of keyspaces without their own setting.
 	ReadRepair core.ReadRepairMode
+	// ReadFanout is which replicas a read asks (see core.Config.ReadFanout). Default
+	// level: as many as the read's level needs, the rest after SpeculativeRead.
+	ReadFanout core.ReadFanout
+	// SpeculativeRead is how long a read waits for the replicas it asked before it
+	// asks the others too (read fan-out level). Default 50ms.
+	SpeculativeRead time.Duration
 	// MaxKeyBytes and MaxValueBytes bound requests. Defaults 2 KiB and 8 MiB.
 	MaxKeyBytes, MaxValueBytes int
 	// MaxClockSkew: a peer whose clock differs from this node's by more than this is
@@ -137,6 +143,8 @@ func DefaultConfig() Config {
 		MaxKeyBytes:            2048,
 		MaxValueBytes:          8 << 20,
 		MaxClockSkew:           500 * time.Millisecond,
+		ReadFanout:             core.FanoutLevel,
+		SpeculativeRead:        50 * time.Millisecond,
 		ClusterName:            "chorus",
 		Mergers:                Mergers(),
 	}
@@ -183,6 +191,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("--replication-factor must be at least 1, got %d", c.ReplicationFactor))
+	}
+	if c.SpeculativeRead <= 0 {
+		errs = append(errs, fmt.Errorf("--speculative-read must be positive, got %s", c.SpeculativeRead))
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--request-timeout must be positive, got %s", c.RequestTimeout))

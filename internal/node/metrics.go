@@ -91,6 +91,8 @@ func registerCoreStats(reg prometheus.Registerer, n *Node) {
 			func(s core.Stats) float64 { return float64(s.HintsDropped) }),
 		counter("chorus_read_repairs_total", "Stale replicas sent a newer copy by a read.",
 			func(s core.Stats) float64 { return float64(s.ReadRepairs) }),
+		counter("chorus_speculative_reads_total", "Reads that asked more replicas because the ones asked first were slow (read fan-out level).",
+			func(s core.Stats) float64 { return float64(s.SpeculativeReads) }),
 		counter("chorus_antientropy_ranges_compared_total", "Ring ranges whose Merkle roots were compared with a peer.",
 			func(s core.Stats) float64 { return float64(s.AERangesCompared) }),
 		counter("chorus_antientropy_ranges_differing_total", "Ring ranges found different from a peer.",

@@ -162,6 +162,7 @@ func (n *Node) startShards() error {
 		cc.AntiEntropyBytesPerSec = n.cfg.AntiEntropyBytesPerSec
 		cc.TombstoneGraceMs = n.cfg.TombstoneGrace.Milliseconds()
 		cc.ReadRepair = n.cfg.ReadRepair
+		cc.ReadFanout, cc.SpeculativeReadMs = n.cfg.ReadFanout, max(1, n.cfg.SpeculativeRead.Milliseconds())
 		cc.IDBase = idBase
 		cc.Actor = actor
 		cc.Mergers = n.cfg.Mergers

@@ -98,6 +98,12 @@ func newStorageCollector(sr storage.StatsReporter) *storageCollector {
 	add(counter, "chorus_storage_block_cache_misses_total",
 		"Block cache lookups that had to read the block from a file.",
 		func(s storage.Stats) uint64 { return s.BlockCacheMisses })
+	add(counter, "chorus_storage_recent_object_hits_total",
+		"Object reads answered by the recently-written-objects cache, without an LSM lookup.",
+		func(s storage.Stats) uint64 { return s.RecentObjectHits })
+	add(counter, "chorus_storage_recent_object_misses_total",
+		"Object reads that missed the recently-written-objects cache and looked the key up in the LSM.",
+		func(s storage.Stats) uint64 { return s.RecentObjectMisses })
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -68,7 +69,23 @@ func Encode(o Object) []byte { return Append(make([]byte, 0, maxEncodedLen(o)), 
 
 // Digest returns a 64-bit hash of o's encoding; two replicas hold the same object
 // exactly when their digests match (up to hash collisions).
-func Digest(o Object) uint64 { return xxhash.Sum64(Encode(o)) }
+func Digest(o Object) uint64 {
+	bp := digestBufs.Get().(*[]byte)
+	b := Append((*bp)[:0], o)
+	h := xxhash.Sum64(b)
+	if cap(b) <= maxDigestBuf {
+		*bp = b[:0]
+		digestBufs.Put(bp)
+	}
+	return h
+}
+
+// digestBufs holds encoding buffers for Digest, which every write calls twice (the
+// Merkle tree's old and new item): it needs the encoding only for the moment it
+// hashes it. Buffers past maxDigestBuf are left to the garbage collector.
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+const maxDigestBuf = 64 << 10
 
 // maxEncodedLen bounds the length of o's encoding, so that Encode allocates once.
 func maxEncodedLen(o Object) int {

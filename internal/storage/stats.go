@@ -62,4 +62,10 @@ type Stats struct {
 	BlockCacheBytes  uint64
 	BlockCacheHits   uint64
 	BlockCacheMisses uint64
+
+	// RecentObjectHits counts the object reads answered by the recently-written-objects
+	// cache (no LSM lookup); RecentObjectMisses those that went to the LSM. Engines
+	// without such a cache report zero for both.
+	RecentObjectHits   uint64
+	RecentObjectMisses uint64
 }

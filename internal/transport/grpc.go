@@ -210,6 +210,12 @@ const (
 	keepaliveTimeout = 5 * time.Second
 )
 
+// flowWindow is the HTTP/2 flow-control window of a peer stream and its connection.
+// One stream per peer carries everything, so a window as large as a few frames lets
+// a burst go out without waiting for window updates, and a fixed window turns off
+// gRPC's bandwidth-delay estimation, which pings the peer as data arrives.
+const flowWindow = 8 << 20
+
 func (t *GRPC) buildServerOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frameCodec{}),
@@ -217,6 +223,8 @@ func (t *GRPC) buildServerOptions() []grpc.ServerOption {
 		grpc.WaitForHandlers(true),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
+		grpc.InitialWindowSize(flowWindow),
+		grpc.InitialConnWindowSize(flowWindow),
 	}
 	return append(opts, t.cfg.ServerOptions...)
 }
@@ -234,6 +242,8 @@ func (t *GRPC) buildDialOptions() []grpc.DialOption {
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
 		// A frame is sent once: gRPC must not buffer frames to replay them.
 		grpc.WithDisableRetry(),
+		grpc.WithInitialWindowSize(flowWindow),
+		grpc.WithInitialConnWindowSize(flowWindow),
 	}
 	return append(opts, t.cfg.DialOptions...)
 }

@@ -41,6 +41,8 @@ type Engine struct {
 	log       *slog.Logger
 	// recent caches recently committed objects (nil if Options turned it off).
 	recent *recentObjects
+	// recentHits and recentMisses count Get's lookups in recent.
+	recentHits, recentMisses atomic.Uint64
 
 	// maxRepairs is the repair log's retention; nextRepair the sequence number the
 	// next appended entry gets.
@@ -209,6 +211,7 @@ func (e *Engine) Get(key object.Key) (obj object.Object, found bool, err error) 
 	k := objectKey(key)
 	if e.recent != nil {
 		if v, found, known := e.recent.get(k); known {
+			e.recentHits.Add(1)
 			if !found {
 				return object.Object{}, false, nil
 			}
@@ -217,6 +220,7 @@ func (e *Engine) Get(key object.Key) (obj object.Object, found bool, err error) 
 			}
 			return obj, true, nil
 		}
+		e.recentMisses.Add(1)
 	}
 	v, closer, err := e.db.Get(k)
 	if errors.Is(err, pebbledb.ErrNotFound) {

@@ -42,6 +42,9 @@ func (e *Engine) Stats() (storage.Stats, error) {
 		BlockCacheBytes:  nonNegative(m.BlockCache.Size),
 		BlockCacheHits:   nonNegative(m.BlockCache.Hits),
 		BlockCacheMisses: nonNegative(m.BlockCache.Misses),
+
+		RecentObjectHits:   e.recentHits.Load(),
+		RecentObjectMisses: e.recentMisses.Load(),
 	}
 	for _, l := range m.Levels {
 		s.Tables += nonNegative(l.TablesCount)

@@ -100,6 +100,20 @@ func TestStats(t *testing.T) {
 		t.Errorf("CompactionsFailed = %d", s2.CompactionsFailed)
 	}
 
+	// A key the last commit wrote is read from the recent-objects cache; one never
+	// written goes to the LSM.
+	if _, found, err := e.Get(object.Key{Keyspace: "ks", Key: "key-0001"}); err != nil || !found {
+		t.Fatalf("Get of a written key: found=%v err=%v", found, err)
+	}
+	if _, found, err := e.Get(object.Key{Keyspace: "ks", Key: "never-written"}); err != nil || found {
+		t.Fatalf("Get of an unknown key: found=%v err=%v", found, err)
+	}
+	s3 := stats()
+	if s3.RecentObjectHits != s2.RecentObjectHits+1 || s3.RecentObjectMisses != s2.RecentObjectMisses+1 {
+		t.Errorf("recent objects: hits %d→%d, misses %d→%d; want one more of each",
+			s2.RecentObjectHits, s3.RecentObjectHits, s2.RecentObjectMisses, s3.RecentObjectMisses)
+	}
+
 	if err := e.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
