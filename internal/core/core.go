@@ -59,10 +59,12 @@ type Core struct {
 	hlc      version.HLC
 	hlcBound int64 // physical ms up to which the HLC is persisted
 
-	nextID   uint64
-	writes   map[uint64]*writeOp
-	reads    map[uint64]*readOp
-	timeouts []deadline // in deadline order: every op gets the same timeout
+	nextID uint64
+	writes map[uint64]*writeOp
+	// freeWrites are finished writeOps kept for reuse (see newWriteOp)
+	freeWrites []*writeOp
+	reads      map[uint64]*readOp
+	timeouts   []deadline // in deadline order: every op gets the same timeout
 	// speculative: reads that asked fewer than every up replica, by when they ask the
 	// rest if still short (in deadline order too)
 	speculative []deadline

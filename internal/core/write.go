@@ -33,9 +33,9 @@ type writeOp struct {
 // A write that needs a replica's local state (see rmw.go) is built from the local copy
 // here, or forwarded to a replica unless it was itself forwarded.
 func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
-	w := &writeOp{req: req}
+	w := c.newWriteOp(req)
 	var up int
-	w.replicas, up = c.replicas(req.Key, make([]string, 0, c.cfg.ReplicationFactor))
+	w.replicas, up = c.replicas(req.Key, w.replicas)
 	rmw := c.needsReplica(req)
 	if rmw && !c.isReplica(w.replicas) {
 		if forwarded {
@@ -63,7 +63,7 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 		w.obj = c.newObject(nowMs, req)
 	}
 	w.id = c.newID()
-	w.acked, w.hinted = make([]bool, len(w.replicas)), make([]bool, len(w.replicas))
+	w.acked, w.hinted = falses(w.acked, len(w.replicas)), falses(w.hinted, len(w.replicas))
 	c.writes[w.id] = w
 	c.addDeadline(nowMs, w.id)
 	// The local replica first: a write it refuses as the wrong type goes nowhere.
@@ -71,8 +71,8 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 		w.sent++
 		c.localWrite(nowMs, w, i)
 		if strings.HasPrefix(w.lastErr, ErrWrongType.Error()) {
-			delete(c.writes, w.id)
 			c.reply(Reply{ID: req.ID, Err: errorFromWire(w.lastErr)})
+			c.forgetWrite(w)
 			return
 		}
 	}
@@ -222,8 +222,46 @@ func (c *Core) maybeFinishWrite(w *writeOp) {
 		}
 	}
 	if w.answered >= w.sent {
-		delete(c.writes, w.id)
+		c.forgetWrite(w)
 	}
+}
+
+// maxFreeWrites bounds the finished writeOps a core keeps for reuse.
+const maxFreeWrites = 1024
+
+// newWriteOp returns a writeOp for req, reusing a finished one (and its slices) when
+// there is one: a write costs no allocation for its bookkeeping.
+func (c *Core) newWriteOp(req Request) *writeOp {
+	var w *writeOp
+	if n := len(c.freeWrites); n > 0 {
+		w, c.freeWrites = c.freeWrites[n-1], c.freeWrites[:n-1]
+	} else {
+		w = &writeOp{}
+	}
+	*w = writeOp{req: req, replicas: w.replicas[:0], acked: w.acked[:0], hinted: w.hinted[:0]}
+	return w
+}
+
+// forgetWrite drops a finished write and keeps its writeOp for reuse; the caller must
+// not touch w afterwards.
+func (c *Core) forgetWrite(w *writeOp) {
+	delete(c.writes, w.id)
+	if len(c.freeWrites) < maxFreeWrites {
+		// Drop what the write referenced, so that a kept writeOp holds no value alive.
+		clear(w.replicas)
+		*w = writeOp{replicas: w.replicas[:0], acked: w.acked[:0], hinted: w.hinted[:0]}
+		c.freeWrites = append(c.freeWrites, w)
+	}
+}
+
+// falses returns b resized to n, every element false.
+func falses(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
 }
 
 func (c *Core) writeTimedOut(nowMs int64, w *writeOp) {
@@ -241,7 +279,7 @@ func (c *Core) writeTimedOut(nowMs int64, w *writeOp) {
 		c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: fmt.Errorf(
 			"%w %d of %d required replicas acknowledged within %dms", ErrTimeout, w.acks, w.need, c.cfg.RequestTimeoutMs)})
 	}
-	delete(c.writes, w.id)
+	c.forgetWrite(w)
 }
 
 // hintFor stores a hint for replica i of a write, once.

@@ -404,7 +404,7 @@ func (n *Node) receive(m wire.Message) {
 		s = n.shards[m.Sync.Shard]
 	}
 	select {
-	case s.inbox <- event{msg: &m}:
+	case s.inbox <- event{msg: m, hasMsg: true}:
 	case <-n.stopping:
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/chorusdb/chorus/internal/wire"
 )
 
-// event is one input to a shard loop: exactly one field is set.
+// event is one input to a shard loop: exactly one of req, hasMsg (msg), view and call
+// is set. A message travels by value: a peer's message costs no allocation here.
 type event struct {
-	req  *request
-	msg  *wire.Message
-	view *core.View
+	req    *request
+	msg    wire.Message
+	hasMsg bool
+	view   *core.View
 	// call runs on the shard goroutine with its core (inspection, repair); the core's
 	// Ready is flushed afterwards as after any event.
 	call func(c *core.Core)
@@ -112,8 +114,8 @@ func (s *shard) step(ev event) {
 		req.ID = s.nextReq
 		s.waiting[s.nextReq] = ev.req
 		s.core.Submit(s.now(), req)
-	case ev.msg != nil:
-		s.core.Receive(s.now(), *ev.msg)
+	case ev.hasMsg:
+		s.core.Receive(s.now(), ev.msg)
 	case ev.view != nil:
 		s.core.SetView(*ev.view)
 	case ev.call != nil:

@@ -1,7 +1,9 @@
 package resp
 
 import (
+	"context"
 	"net"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/object"
@@ -44,6 +46,37 @@ type client struct {
 	// requires no authentication).
 	authed bool
 	pipe   pipeline
+
+	// reqCtx bounds the requests the connection's pipelines start (see requestCtx);
+	// it is replaced once reqCtxFresh has passed.
+	reqCtx      context.Context
+	reqCancel   context.CancelFunc
+	reqCtxFresh time.Time
+}
+
+// requestCtx returns a context whose deadline is at least timeout and at most
+// 2×timeout away, for the requests of one pipeline. It is a safety net only: the
+// node answers TIMEOUT itself after the request timeout; this one fires if a shard
+// is stuck (say, on a hung disk). One context serves the pipelines that start within
+// timeout of its creation, so a busy connection makes one every timeout rather than
+// one (and a timer) per pipeline. Replacing it cancels the old one, which no request
+// still uses: a pipeline has been answered in full before the next one starts.
+func (c *client) requestCtx(parent context.Context, timeout time.Duration) context.Context {
+	now := time.Now()
+	if c.reqCtx == nil || now.After(c.reqCtxFresh) {
+		c.releaseRequestCtx()
+		c.reqCtx, c.reqCancel = context.WithTimeout(parent, 2*timeout)
+		c.reqCtxFresh = now.Add(timeout)
+	}
+	return c.reqCtx
+}
+
+// releaseRequestCtx cancels the connection's request context, if any.
+func (c *client) releaseRequestCtx() {
+	if c.reqCancel != nil {
+		c.reqCancel()
+		c.reqCtx, c.reqCancel = nil, nil
+	}
 }
 
 func (s *Server) newClient(nc net.Conn) *client {

@@ -128,14 +128,13 @@ func (s *Server) runPipeline(c *client) {
 	}
 	var wg sync.WaitGroup
 	var inline *call // the last command for a worker, run on this goroutine
-	// The requests started together share one deadline (one timer, not one each).
+	// The requests started together share one deadline (see requestCtx).
 	var start func(*call)
 	for i := range calls {
 		cl := &calls[i]
 		if s.starter != nil && cl.spec.request != nil {
 			if start == nil {
-				ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
-				defer cancel()
+				ctx := c.requestCtx(s.ctx, s.cfg.RequestTimeout)
 				start = func(cl *call) { s.startCall(ctx, cl) }
 			}
 			s.protect(cl, start)

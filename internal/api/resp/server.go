@@ -296,6 +296,7 @@ func (s *Server) unregister(c *client) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	c.releaseRequestCtx()
 	c.nc.Close()
 	s.wg.Done()
 }
