@@ -5,11 +5,14 @@
 # and pipeline depth. Installs redis-server and redis-tools from Debian's packages if
 # missing.
 #
-# Usage: [MODES="sync periodic"] [SOLO=1] [CHORUS_BIN=bin/chorus] \
+# Usage: [MODES="sync periodic"] [SOLO=1] [ETCD=1] [CHORUS_BIN=bin/chorus] \
 #          scripts/bench-compare.sh [requests] [clients]
 #
 # MODES lists the --durability modes of the three-node cluster to run (empty: none);
-# SOLO=0 skips the one-node cluster. Every target is also run with -P 16 (except the
+# SOLO=0 skips the one-node cluster; ETCD=0 skips etcd (three etcd-server members
+# from Debian's package, fsync on every commit as etcd always does, driven through
+# its v3 JSON gateway by scripts/etcdload with the same requests, clients, key range
+# and value size; its PUT is compared with redis-server's SET). Every target is also run with -P 16 (except the
 # three-node cluster in sync mode). CHORUS_BIN runs another binary (say, a build of an
 # older commit) instead of building bin/chorus from this tree.
 set -euo pipefail
@@ -18,9 +21,14 @@ n=${1:-200000}
 c=${2:-50}
 modes=${MODES-sync periodic}
 solo=${SOLO:-1}
+etcd=${ETCD:-1}
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+if [ "$etcd" = 1 ] && ! command -v etcd >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null
 fi
 if [ -z "${CHORUS_BIN:-}" ]; then
   go build -o bin/chorus ./cmd/chorus
@@ -84,5 +92,32 @@ if [ "$solo" = 1 ]; then
   for _ in $(seq 1 100); do curl -sf 127.0.0.1:7490/healthz | grep -q '"filling":false' && break; sleep 0.1; done
   bench 6490 "chorus 1 node RF1, periodic"
   bench 6490 "chorus 1 node RF1, periodic, -P 16" -P 16
+  stop
+fi
+
+if [ "$etcd" = 1 ]; then
+  go build -o "$work/etcdload" ./scripts/etcdload
+  cluster=e0=http://127.0.0.1:12380,e1=http://127.0.0.1:12381,e2=http://127.0.0.1:12382
+  for i in 0 1 2; do
+    etcd --name "e$i" --data-dir "$work/e$i" \
+      --listen-client-urls "http://127.0.0.1:$((12379 + 10 + i))" --advertise-client-urls "http://127.0.0.1:$((12379 + 10 + i))" \
+      --listen-peer-urls "http://127.0.0.1:$((12380 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((12380 + i))" \
+      --initial-cluster "$cluster" --initial-cluster-state new --logger zap --log-level error >"$work/e$i.log" 2>&1 &
+    running+=($!)
+  done
+  for _ in $(seq 1 100); do
+    curl -sf -X POST -d '{"key":"aGVhbHRo","value":"b2s="}' 127.0.0.1:12389/v3/kv/put >/dev/null && break
+    sleep 0.2
+  done
+  out=$("$work/etcdload" -endpoint http://127.0.0.1:12389 -n "$n" -c "$c" -r 100000 -d 100 -t put,get 2>"$work/err") ||
+    printf "| etcd 3 members | failed: %s | | | | |\n" "$(head -c 200 "$work/err" | tr -d '\r|\n')"
+  while IFS=, read -r test rps _ _ p50 _ p99 _; do
+    test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
+    [ -z "$test" ] || [ "$test" = test ] && continue
+    ref=SET
+    [ "$test" = GET ] && ref=GET
+    ratio=$(awk -v a="$rps" -v b="${redis["$ref 1"]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+    printf "| %s | %s | %.0f | %s | %s | %s |\n" "etcd 3.4 3 members (fsync), HTTP gateway" "$test" "$rps" "$ratio" "$p50" "$p99"
+  done <<<"$out"
   stop
 fi

@@ -245,3 +245,33 @@ func TestInProcessDeleteDuringPartitionNeverResurrects(t *testing.T) {
 		})
 	}
 }
+
+// TestInProcessReadsFailOverFromAStalledReplica: with reads asking only R replicas, a
+// replica cut off by the network but still believed alive delays the QUORUM reads that
+// asked it by the speculative delay, after which they ask the replica they had left
+// out; none fails.
+func TestInProcessReadsFailOverFromAStalledReplica(t *testing.T) {
+	c := newMemCluster(t, []string{"a", "b", "c"}, func(cfg *Config) {
+		cfg.AntiEntropyInterval = 0
+		cfg.SpeculativeRead = 20 * time.Millisecond
+	})
+	const keys = 40
+	for i := range keys {
+		if r := c.do("a", put(fmt.Sprintf("k%d", i), "v", core.All)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	c.net.Isolate("c")
+	before := c.nodes["a"].coreStats().SpeculativeReads
+	for i := range keys {
+		if r := c.do("a", get(fmt.Sprintf("k%d", i), core.Quorum)); r.Err != nil || string(r.Value) != "v" {
+			t.Fatalf("QUORUM read of k%d with c stalled = %q, %v", i, r.Value, r.Err)
+		}
+	}
+	// a reads its own copy and asks the first peer in the key's preference order: c for
+	// about half of the keys.
+	if n := c.nodes["a"].coreStats().SpeculativeReads - before; n == 0 || n == keys {
+		t.Errorf("%d of %d reads asked the left-out replica; want some, not all", n, keys)
+	}
+	c.net.HealAll()
+}

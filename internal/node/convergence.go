@@ -115,6 +115,7 @@ func (n *Node) coreStats() core.Stats {
 		t.AEKeysRepaired += st.AEKeysRepaired
 		t.AEBytesSent += st.AEBytesSent
 		t.Forwarded += st.Forwarded
+		t.SpeculativeReads += st.SpeculativeReads
 	}
 	return t
 }
