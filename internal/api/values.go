@@ -47,3 +47,15 @@ func CRDTView(rep core.Reply) (typ string, value []byte, ok bool, err error) {
 	j, err := v.MarshalJSON()
 	return t.String(), j, true, err
 }
+
+// DeleteFound says whether a delete removed something: for a key that held a counter
+// or a set, which the core clears instead of deleting (rep.Before holds it as it was),
+// whether it held anything (a counter other than 0, a set with elements); for any
+// other key, rep.Found.
+func DeleteFound(rep core.Reply) bool {
+	if _, isCRDT := rep.Before.Kind.CRDT(); !isCRDT {
+		return rep.Found
+	}
+	_, view, _, _ := CRDTView(core.Reply{Found: true, Obj: rep.Before})
+	return len(view) > 0 && string(view) != "0" && string(view) != "[]" && string(view) != "{}"
+}

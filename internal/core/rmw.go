@@ -172,6 +172,27 @@ func (c *Core) expireForwards(nowMs int64) {
 	}
 }
 
+// deleteAsClear turns a delete without a context of a key whose local copy is a CRDT
+// into the CRDT's clear: a counter gets minus its value, a set loses the elements
+// this copy holds (what the deleter could have observed; concurrent additions
+// elsewhere survive, as they must in a CRDT). ok is false when the local copy is not a
+// CRDT; err is set for a CRDT that only grows and so cannot be deleted.
+func (c *Core) deleteAsClear(req Request) (clear Request, ok bool, err error) {
+	if req.Op != OpDelete || len(req.Context) > 0 {
+		return req, false, nil
+	}
+	local, lerr := c.load(req.Key)
+	t, isCRDT := local.Kind.CRDT()
+	if lerr != nil || !isCRDT {
+		return req, false, nil
+	}
+	op := crdt.Op{Type: t, Action: crdt.ActClear}
+	if op.Validate() != nil {
+		return req, false, fmt.Errorf("%w a %s cannot be deleted (it only grows)", ErrWrongType, t)
+	}
+	return Request{ID: req.ID, Op: OpUpdate, Key: req.Key, Level: req.Level, CRDT: op}, true, nil
+}
+
 // localObject builds the object a replica-coordinated write sends to every replica:
 // the local copy with the write applied. It returns the local copy as it was.
 func (c *Core) localObject(nowMs int64, req Request) (obj, before object.Object, err error) {

@@ -27,6 +27,8 @@ type writeOp struct {
 	before   object.Object // rmw: the local copy before
 	replied  bool
 	lastErr  string
+	// forwarded: another node forwarded the request here (see rmw.go)
+	forwarded bool
 }
 
 // startWrite stamps the write and fans it out to every up primary replica at once.
@@ -34,6 +36,7 @@ type writeOp struct {
 // here, or forwarded to a replica unless it was itself forwarded.
 func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 	w := c.newWriteOp(req)
+	w.forwarded = forwarded
 	var up int
 	w.replicas, up = c.replicas(req.Key, w.replicas)
 	rmw := c.needsReplica(req)
@@ -55,7 +58,7 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 	if rmw {
 		obj, before, err := c.localObject(nowMs, req)
 		if err != nil {
-			c.reply(Reply{ID: req.ID, Err: err})
+			c.clearOrFail(nowMs, req, forwarded, err)
 			return
 		}
 		w.obj, w.before, w.rmw = obj, before, true
@@ -71,8 +74,9 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 		w.sent++
 		c.localWrite(nowMs, w, i)
 		if strings.HasPrefix(w.lastErr, ErrWrongType.Error()) {
-			c.reply(Reply{ID: req.ID, Err: errorFromWire(w.lastErr)})
+			err := errorFromWire(w.lastErr)
 			c.forgetWrite(w)
+			c.clearOrFail(nowMs, req, forwarded, err)
 			return
 		}
 	}
@@ -87,7 +91,22 @@ func (c *Core) startWrite(nowMs int64, req Request, forwarded bool) {
 		w.sent++
 		c.send(wire.Message{Type: wire.PutReq, To: r, ID: w.id, Key: req.Key, Object: w.obj})
 	}
-	c.maybeFinishWrite(w)
+	c.maybeFinishWrite(nowMs, w)
+}
+
+// clearOrFail answers a write that this node's copy refused with err, unless it is
+// a delete of a CRDT key: that one starts again as the CRDT's clear (deleteAsClear),
+// coordinated from this copy.
+func (c *Core) clearOrFail(nowMs int64, req Request, forwarded bool, err error) {
+	clear, ok, cerr := c.deleteAsClear(req)
+	switch {
+	case ok:
+		c.startWrite(nowMs, clear, forwarded)
+		return
+	case cerr != nil:
+		err = cerr
+	}
+	c.reply(Reply{ID: req.ID, Err: err})
 }
 
 // newSibling stamps a put or delete with a fresh HLC timestamp whose dot is (this
@@ -195,12 +214,12 @@ func (c *Core) writeAnswered(nowMs int64, m wire.Message) {
 		w.acks++
 		w.found = w.found || m.Found
 	}
-	c.maybeFinishWrite(w)
+	c.maybeFinishWrite(nowMs, w)
 }
 
 // maybeFinishWrite answers the client once enough replicas acknowledged (or once it is
 // certain they cannot), and forgets the write once every replica sent to has answered.
-func (c *Core) maybeFinishWrite(w *writeOp) {
+func (c *Core) maybeFinishWrite(nowMs int64, w *writeOp) {
 	if !w.replied {
 		switch {
 		case w.acks >= w.need || (w.req.Level == Any && w.acks+w.hints >= 1) ||
@@ -217,6 +236,13 @@ func (c *Core) maybeFinishWrite(w *writeOp) {
 			err := fmt.Errorf("%w %d of %d required replicas acknowledged; a replica failed: %s", ErrTimeout, w.acks, w.need, w.lastErr)
 			if strings.HasPrefix(w.lastErr, ErrWrongType.Error()) {
 				err = errorFromWire(w.lastErr)
+				if w.req.Op == OpDelete && len(w.req.Context) == 0 && !w.forwarded && !c.isReplica(w.replicas) {
+					// The replicas hold a CRDT: one of them turns the delete into a
+					// clear of what it observed (deleteAsClear), as this node would if
+					// it were a replica.
+					c.forward(nowMs, w.req, w.replicas)
+					break
+				}
 			}
 			c.reply(Reply{ID: w.req.ID, Acks: w.acks, Err: err})
 		}

@@ -281,6 +281,21 @@ func TestMergeUnionCart(t *testing.T) {
 	if code, body := httpDo(t, "POST", base, `{"type":"orset","op":"add","elements":["a"]}`); code != 409 || !strings.Contains(body, "wrong_type") {
 		t.Fatalf("set op on a map: %d %s", code, body)
 	}
+	// DELETE of a CRDT key clears it (through a node whatever its place in the ring);
+	// a grow-only type cannot be deleted.
+	if code, body := httpDo(t, "DELETE", "http://"+c.servers[0].http+"/v1/kv/carts/bob?w=ALL", ""); code != 200 || !strings.Contains(body, `"existed":true`) {
+		t.Fatalf("DELETE map cart = %d %s", code, body)
+	}
+	if code, body := httpDo(t, "GET", "http://"+c.servers[2].http+"/v1/crdt/carts/bob?r=ALL", ""); code != 200 || !strings.Contains(body, `"value":{}`) {
+		t.Fatalf("GET map cart after DELETE = %d %s", code, body)
+	}
+	grow := "http://" + c.servers[1].http + "/v1/crdt/carts/visits"
+	if code, body := httpDo(t, "POST", grow+"?w=ALL", `{"type":"gcounter","op":"increment","delta":3}`); code != 200 {
+		t.Fatalf("POST gcounter: %d %s", code, body)
+	}
+	if code, body := httpDo(t, "DELETE", "http://"+c.servers[2].http+"/v1/kv/carts/visits", ""); code != 409 || !strings.Contains(body, "only grows") {
+		t.Fatalf("DELETE gcounter = %d %s, want 409 (it only grows)", code, body)
+	}
 }
 
 // TestHLCSurvivesClockSkew: node n2's clock is 10 s behind. A write through n2 that

@@ -255,5 +255,5 @@ func (s *Server) deleteKV(w http.ResponseWriter, r *http.Request, key object.Key
 		writeError(w, s.cfg.Logger, rep.Err)
 		return
 	}
-	writeJSON(w, http.StatusOK, deleteResponse{Existed: rep.Found})
+	writeJSON(w, http.StatusOK, deleteResponse{Existed: api.DeleteFound(rep)})
 }

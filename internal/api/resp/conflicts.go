@@ -6,7 +6,6 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/crdt"
 	"github.com/chorusdb/chorus/internal/object"
@@ -260,29 +259,4 @@ func (s *Server) typeReply(c *call, _ [][]byte, rep core.Reply) {
 	default:
 		c.out = redcon.AppendString(c.out, rep.Obj.Kind.String())
 	}
-}
-
-// clearCRDT empties the CRDT key holds, as the replica applying it observes it (a
-// counter gets minus its value, a set loses its elements; concurrent additions
-// survive). Found says whether it held anything.
-func (s *Server) clearCRDT(c *call, key []byte) core.Reply {
-	rep := s.do(core.Request{Op: core.OpGet, Key: c.key(key), Level: c.readLevel})
-	if rep.Err != nil {
-		return rep
-	}
-	t, ok := rep.Obj.Kind.CRDT()
-	if !ok {
-		return core.Reply{Err: fmt.Errorf("%w the key changed type during DEL", core.ErrWrongType)}
-	}
-	op := crdt.Op{Type: t, Action: crdt.ActClear}
-	if err := op.Validate(); err != nil {
-		return core.Reply{Err: fmt.Errorf("%w a %s cannot be deleted (it only grows)", core.ErrWrongType, t)}
-	}
-	upd := s.do(core.Request{Op: core.OpUpdate, Key: c.key(key), Level: c.writeLevel, CRDT: op})
-	if upd.Err != nil {
-		return upd
-	}
-	_, view, _, _ := api.CRDTView(core.Reply{Found: true, Obj: upd.Before})
-	upd.Found = len(view) > 0 && string(view) != "0" && string(view) != "[]" && string(view) != "{}"
-	return upd
 }

@@ -3,7 +3,6 @@ package resp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -153,12 +152,12 @@ func (s *Server) count(c *call, keys [][]byte, op core.Op, level core.Level) {
 	n := 0
 	for _, k := range keys {
 		rep := s.do(core.Request{Op: op, Key: c.key(k), Level: level, DeleteSeen: op == core.OpDelete})
-		if op == core.OpDelete && errors.Is(rep.Err, core.ErrWrongType) {
-			rep = s.clearCRDT(c, k) // DEL of a counter or set clears what it observed
-		}
 		if rep.Err != nil {
 			c.out = appendError(c.out, rep.Err)
 			return
+		}
+		if op == core.OpDelete {
+			rep.Found = api.DeleteFound(rep) // a counter or set is cleared, not deleted
 		}
 		if rep.Found {
 			n++
