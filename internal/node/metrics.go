@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Name: "chorus_storage_commit_errors_total",
 			Help: "Storage commits that failed; their writes were not acknowledged.",
 		}),
-		staleness: newStaleness(n.cfg.ReplicationFactor),
+		staleness: newStaleness(n.cfg.ReplicationFactor, n.cfg.ReadFanout == core.FanoutAll),
 	}
 	healthy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chorus_healthy",

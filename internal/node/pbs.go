@@ -14,20 +14,32 @@ import (
 // the commit and is sent to all N replicas; replica i receives it after R_i and its
 // answer reaches the coordinator S_i later. The read returns the R first answers, and
 // it is consistent (returns the write) if one of those replicas had received the write
-// when the read request arrived: W_i <= commit + t + R_i.
+// when the read request arrived: W_i <= commit + t + R_i. Chorus's default read asks
+// only R replicas (see readPlan); the condition is the same over those R.
 
 // warsDraw draws one trial's latencies of replica i (milliseconds).
 type warsDraw func(rng *rand.Rand, i int) (w, a, r, s float64)
 
+// readPlan is which replicas a read asks (core.Config.ReadFanout). With all, it asks
+// all N and returns the R first answers (the model of the paper). Otherwise it asks R
+// replicas and waits for them: replica first when that is not -1 (the coordinator's
+// own copy), then the others in an order that has nothing to do with their latencies
+// (the key's preference list), drawn at random per trial.
+type readPlan struct {
+	all   bool
+	first int
+}
+
 // predictWARS simulates trials writes, each followed by reads at every t of tMs, and
 // returns p[r-1][w-1][ti]: the fraction of trials in which a read at level r, started
-// tMs[ti] after a write at level w committed, was consistent. n must be at least 1.
+// tMs[ti] after a write at level w committed, was consistent. n must be at least 1;
+// plan says which replicas the reads ask.
 // Every (r, w, t) is evaluated on the same draws, so the curves are monotone in t and
 // in r and w, as the true probabilities are.
-func predictWARS(n int, draw warsDraw, tMs []float64, trials int, rng *rand.Rand) [][][]float64 {
+func predictWARS(n int, draw warsDraw, tMs []float64, trials int, rng *rand.Rand, plan readPlan) [][][]float64 {
 	nt := len(tMs)
 	// first[w-1][ti][k] counts the trials whose earliest consistent answer was the
-	// k-th to arrive (k = n: none was).
+	// k-th to arrive, or from the k-th replica asked (k = n: none was).
 	first := make([][][]int, n)
 	for w := range first {
 		first[w] = make([][]int, nt)
@@ -37,7 +49,7 @@ func predictWARS(n int, draw warsDraw, tMs []float64, trials int, rng *rand.Rand
 	}
 	W, A, R, S := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	commit := make([]float64, n) // sorted W_i+A_i
-	order := make([]int, n)      // replicas by arrival of their read answer
+	order := make([]int, n)      // replicas by arrival of their read answer, or as asked
 	for range trials {
 		for i := range n {
 			W[i], A[i], R[i], S[i] = draw(rng, i)
@@ -45,7 +57,16 @@ func predictWARS(n int, draw warsDraw, tMs []float64, trials int, rng *rand.Rand
 			order[i] = i
 		}
 		insertionSort(commit, func(x, y float64) bool { return x < y })
-		insertionSort(order, func(x, y int) bool { return R[x]+S[x] < R[y]+S[y] })
+		if plan.all {
+			insertionSort(order, func(x, y int) bool { return R[x]+S[x] < R[y]+S[y] })
+		} else {
+			rest := order
+			if plan.first >= 0 && plan.first < n {
+				order[0], order[plan.first] = plan.first, 0
+				rest = order[1:]
+			}
+			rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+		}
 		for w := range n {
 			for ti, t := range tMs {
 				start := commit[w] + t

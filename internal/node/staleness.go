@@ -99,7 +99,8 @@ func (r *rttRing) snapshot() []float64 { return slices.Clone(r.buf[:r.n]) }
 // Prometheus collector whose gauges are computed at scrape time. Nil is a valid,
 // inert staleness.
 type staleness struct {
-	rf   int
+	rf        int
+	fanoutAll bool // reads ask every replica (core.FanoutAll), not only R
 	seed maphash.Seed
 	base time.Time // round trips are measured on the monotonic clock from here
 
@@ -112,8 +113,8 @@ type staleness struct {
 	cachedAt [2]time.Time
 }
 
-func newStaleness(rf int) *staleness {
-	return &staleness{rf: rf, seed: maphash.MakeSeed(), base: time.Now()}
+func newStaleness(rf int, fanoutAll bool) *staleness {
+	return &staleness{rf: rf, fanoutAll: fanoutAll, seed: maphash.MakeSeed(), base: time.Now()}
 }
 
 // requestExchange returns the exchange a request type starts.
@@ -219,7 +220,7 @@ func (st *staleness) samples() (writes, reads []float64, totals [2]uint64) {
 // stalenessCacheFor.
 func (st *staleness) report(replicaCoordinators bool) api.StalenessReport {
 	if st == nil {
-		return computeStaleness(1, nil, nil, stalenessTMs, stalenessTrials, replicaCoordinators)
+		return computeStaleness(1, nil, nil, stalenessTMs, stalenessTrials, replicaCoordinators, false)
 	}
 	m := 0
 	if replicaCoordinators {
@@ -231,7 +232,7 @@ func (st *staleness) report(replicaCoordinators bool) api.StalenessReport {
 		return st.cached[m]
 	}
 	writes, reads, _ := st.samples()
-	st.cached[m] = computeStaleness(st.rf, writes, reads, stalenessTMs, stalenessTrials, replicaCoordinators)
+	st.cached[m] = computeStaleness(st.rf, writes, reads, stalenessTMs, stalenessTrials, replicaCoordinators, st.fanoutAll)
 	st.cachedAt[m] = time.Now()
 	return st.cached[m]
 }
@@ -240,8 +241,10 @@ func (st *staleness) report(replicaCoordinators bool) api.StalenessReport {
 // from round trips (ms). Without samples of both exchanges it answers only the strict
 // quorums (R+W>N), which are consistent whatever the latencies. With
 // replicaCoordinators, replica 0 is the write's coordinator (W = A = 0) and replica 1
-// the read's (R = S = 0; with n = 1 both are replica 0).
-func computeStaleness(n int, writes, reads, tMs []float64, trials int, replicaCoordinators bool) api.StalenessReport {
+// the read's (R = S = 0; with n = 1 both are replica 0). With fanoutAll a read asks
+// every replica and takes the first R answers; otherwise it asks R replicas (the
+// read's coordinator first when it is a replica), as --read-fanout says.
+func computeStaleness(n int, writes, reads, tMs []float64, trials int, replicaCoordinators, fanoutAll bool) api.StalenessReport {
 	n = max(n, 1)
 	rep := api.StalenessReport{
 		N: n, Coordinators: api.CoordinatorsRemote, Samples: api.StalenessSamples{Writes: len(writes), Reads: len(reads)},
@@ -251,6 +254,11 @@ func computeStaleness(n int, writes, reads, tMs []float64, trials int, replicaCo
 	if replicaCoordinators {
 		rep.Coordinators = api.CoordinatorsReplicas
 		rep.Model += "; the write's coordinator is replica 1 (W = A = 0) and the read's replica 2 (R = S = 0)"
+	}
+	if fanoutAll {
+		rep.Model += "; a read asks all N replicas and returns the first R answers (read fan-out all)"
+	} else {
+		rep.Model += "; a read asks R replicas, its coordinator's own copy first, and waits for them (read fan-out level)"
 	}
 	if len(writes) > 0 {
 		q := halfQuantiles(writes)
@@ -286,7 +294,11 @@ func computeStaleness(n int, writes, reads, tMs []float64, trials int, replicaCo
 		}
 		return wr, wr, rr, rr
 	}
-	p := predictWARS(n, draw, tMs, trials, rand.New(rand.NewPCG(uint64(len(writes)), uint64(len(reads)))))
+	plan := readPlan{all: fanoutAll, first: -1}
+	if replicaCoordinators {
+		plan.first = reader
+	}
+	p := predictWARS(n, draw, tMs, trials, rand.New(rand.NewPCG(uint64(len(writes)), uint64(len(reads)))), plan)
 	for r := 1; r <= n; r++ {
 		for w := 1; w <= n; w++ {
 			probs := p[r-1][w-1]

@@ -30,7 +30,7 @@ func TestPredictWARSStepWithConstantLatencies(t *testing.T) {
 		return lat[i][0], lat[i][1], lat[i][2], lat[i][3]
 	}
 	ts := []float64{0, 5, 7.4, 7.5, 8, 100}
-	p := predictWARS(3, draw, ts, 50, rand.New(rand.NewPCG(1, 2)))
+	p := predictWARS(3, draw, ts, 50, rand.New(rand.NewPCG(1, 2)), readPlan{all: true})
 	want := map[[2]int][]float64{
 		{1, 1}: {0, 0, 0, 1, 1, 1},
 		{2, 1}: {1, 1, 1, 1, 1, 1},
@@ -48,6 +48,38 @@ func TestPredictWARSStepWithConstantLatencies(t *testing.T) {
 	}
 }
 
+// TestPredictWARSReadPlans: with the latencies of the test above, a read that asks
+// R replicas (read fan-out level) is consistent exactly when one of those it asks has
+// the write: its own copy first when the coordinator is a replica, otherwise R of the
+// three in an order unrelated to latency.
+func TestPredictWARSReadPlans(t *testing.T) {
+	lat := [][4]float64{{1, 1, 5, 5}, {10, 1, 5, 5}, {10, 1, 0.5, 0.5}}
+	draw := func(_ *rand.Rand, i int) (w, a, r, s float64) {
+		return lat[i][0], lat[i][1], lat[i][2], lat[i][3]
+	}
+	ts := []float64{0, 7.5}
+	const trials = 30000
+	near := func(got, want float64) bool { return math.Abs(got-want) < 0.02 }
+	for _, tc := range []struct {
+		plan         readPlan
+		one, oneLate float64 // R=1 W=1 at t = 0 and 7.5
+		two          float64 // R=2 W=1 at t = 0
+	}{
+		{readPlan{first: -1}, 1.0 / 3, 1, 2.0 / 3}, // by 7.5 every replica has it when asked
+		{readPlan{first: 0}, 1, 1, 1},
+		{readPlan{first: 2}, 0, 1, 0.5},
+		{readPlan{all: true}, 0, 1, 1},
+	} {
+		p := predictWARS(3, draw, ts, trials, rand.New(rand.NewPCG(5, 6)), tc.plan)
+		if got := p[0][0]; !near(got[0], tc.one) || !near(got[1], tc.oneLate) {
+			t.Errorf("%+v: R=1 W=1 = %v at t = %v, want %.3f, %.3f", tc.plan, got, ts, tc.one, tc.oneLate)
+		}
+		if got := p[1][0][0]; !near(got, tc.two) {
+			t.Errorf("%+v: R=2 W=1 at t=0 = %.3f, want %.3f", tc.plan, got, tc.two)
+		}
+	}
+}
+
 // TestPredictWARSStrictQuorums: with random, skewed latencies R+W>N is consistent at
 // every t (t = 0 included), while R=W=1 is not at t = 0 and converges as t grows;
 // every curve is monotone in t.
@@ -58,7 +90,7 @@ func TestPredictWARSStrictQuorums(t *testing.T) {
 			return rng.ExpFloat64() * scale * 4, rng.ExpFloat64(), rng.ExpFloat64() * scale, rng.ExpFloat64()
 		}
 		ts := []float64{0, 1, 2, 5, 10, 20, 50, 100}
-		p := predictWARS(n, draw, ts, 20000, rand.New(rand.NewPCG(3, uint64(n))))
+		p := predictWARS(n, draw, ts, 20000, rand.New(rand.NewPCG(3, uint64(n))), readPlan{all: true})
 		for r := 1; r <= n; r++ {
 			for w := 1; w <= n; w++ {
 				curve := p[r-1][w-1]
@@ -93,7 +125,7 @@ func slicesMin(s []float64) float64 {
 // identical round trips every replica has a write by the time it commits; the quantiles
 // are half the round trips.
 func TestComputeStaleness(t *testing.T) {
-	rep := computeStaleness(3, nil, []float64{1}, stalenessTMs, 1000, false)
+	rep := computeStaleness(3, nil, []float64{1}, stalenessTMs, 1000, false, true)
 	if rep.Note == "" || rep.Trials != 0 || len(rep.Curves) != 6 || rep.Samples.Reads != 1 {
 		t.Fatalf("without write samples: %+v", rep)
 	}
@@ -103,7 +135,7 @@ func TestComputeStaleness(t *testing.T) {
 		}
 	}
 
-	rep = computeStaleness(3, []float64{2, 2, 2}, []float64{4, 4}, stalenessTMs, 1000, false)
+	rep = computeStaleness(3, []float64{2, 2, 2}, []float64{4, 4}, stalenessTMs, 1000, false, true)
 	if rep.Note != "" || rep.Trials != 1000 || len(rep.Curves) != 9 || rep.N != 3 {
 		t.Fatalf("with samples: %+v", rep)
 	}
@@ -124,7 +156,7 @@ func TestComputeStaleness(t *testing.T) {
 			writes[i] = 30
 		}
 	}
-	rep = computeStaleness(3, writes, []float64{1}, stalenessTMs, 5000, false)
+	rep = computeStaleness(3, writes, []float64{1}, stalenessTMs, 5000, false, true)
 	one := rep.Curves[0].Probability
 	if !(rep.Curves[0].R == 1 && rep.Curves[0].W == 1 && one[0] < 1 && one[len(one)-1] == 1) {
 		t.Errorf("R=W=1 with skewed writes: %v", one)
@@ -138,8 +170,8 @@ func TestComputeStaleness(t *testing.T) {
 // replica holds by the time it commits.
 func TestComputeStalenessReplicaCoordinators(t *testing.T) {
 	ts := []float64{0, 0.5, 1, 2}
-	local := computeStaleness(3, []float64{2}, []float64{4}, ts, 100, true)
-	remote := computeStaleness(3, []float64{2}, []float64{4}, ts, 100, false)
+	local := computeStaleness(3, []float64{2}, []float64{4}, ts, 100, true, true)
+	remote := computeStaleness(3, []float64{2}, []float64{4}, ts, 100, false, true)
 	if local.Coordinators != "replicas" || remote.Coordinators != "remote" {
 		t.Fatalf("coordinators %q and %q", local.Coordinators, remote.Coordinators)
 	}
@@ -154,7 +186,7 @@ func TestComputeStalenessReplicaCoordinators(t *testing.T) {
 			t.Errorf("remote coordinators, R=%d W=%d: %v, want 1 everywhere", c.R, c.W, c.Probability)
 		}
 	}
-	if solo := computeStaleness(1, []float64{2}, []float64{4}, ts, 10, true); len(solo.Curves) != 1 || slicesMin(solo.Curves[0].Probability) != 1 {
+	if solo := computeStaleness(1, []float64{2}, []float64{4}, ts, 10, true, true); len(solo.Curves) != 1 || slicesMin(solo.Curves[0].Probability) != 1 {
 		t.Errorf("N=1: %+v", solo.Curves)
 	}
 }
@@ -182,7 +214,7 @@ func TestStalenessSamplerMatchesRoundTrips(t *testing.T) {
 	if len(in) != 3 {
 		t.Fatal("no sampled ids")
 	}
-	st := newStaleness(3)
+	st := newStaleness(3, true)
 	key := object.Key{Keyspace: "default", Key: "k"}
 	st.sent([]wire.Message{
 		{Type: wire.PutReq, To: "b", ID: in[0], Key: key},
@@ -231,7 +263,7 @@ func TestStalenessSamplerMatchesRoundTrips(t *testing.T) {
 // TestStalenessSamplerDoesNotAllocate: timing costs no allocation, sampled or not.
 func TestStalenessSamplerDoesNotAllocate(t *testing.T) {
 	in, out := sampledIDs(64)
-	st := newStaleness(3)
+	st := newStaleness(3, true)
 	key := object.Key{Keyspace: "default", Key: "k"}
 	msgs := make([]wire.Message, 0, 2*len(in))
 	for i := range in {
@@ -312,7 +344,7 @@ func TestStalenessFromClusterTraffic(t *testing.T) {
 // BenchmarkStalenessSampler is the hot-path cost: one op hands 16 requests to the
 // transport and receives their 16 answers (one exchange in 16 is timed).
 func BenchmarkStalenessSampler(b *testing.B) {
-	st := newStaleness(3)
+	st := newStaleness(3, true)
 	key := object.Key{Keyspace: "default", Key: "key:000000001234"}
 	msgs := make([]wire.Message, 16)
 	answers := make([]wire.Message, 16)
