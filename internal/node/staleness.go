@@ -101,8 +101,8 @@ func (r *rttRing) snapshot() []float64 { return slices.Clone(r.buf[:r.n]) }
 type staleness struct {
 	rf        int
 	fanoutAll bool // reads ask every replica (core.FanoutAll), not only R
-	seed maphash.Seed
-	base time.Time // round trips are measured on the monotonic clock from here
+	seed      maphash.Seed
+	base      time.Time // round trips are measured on the monotonic clock from here
 
 	mu      sync.Mutex
 	pending [warsPendingSlots]pendingRTT
