@@ -46,30 +46,59 @@ stop() {
 trap 'stop; rm -rf "$work"' EXIT
 
 declare -A redis # "TEST P" → redis-server's requests/s
-# bench PORT LABEL [extra redis-benchmark flags]: one row per test (SET, GET).
+
+# cputicks: the CPU time (user + system, in clock ticks) the servers this script
+# started have used so far.
+cputicks() {
+  local t=0 pid f
+  for pid in "${running[@]}"; do
+    if [ -r "/proc/$pid/stat" ]; then
+      f=$(sed 's/^.*) //' "/proc/$pid/stat") # the fields after the command name
+      set -- $f
+      t=$((t + ${12} + ${13}))               # utime, stime (fields 14 and 15)
+    fi
+  done
+  echo "$t"
+}
+tck=$(getconf CLK_TCK)
+
+# row LABEL TEST RPS P50 P99 P CPU REF: prints one table row; CPU is the servers' CPU
+# ticks over the test's n requests; REF=1 marks redis-server's rows, the reference.
+row() {
+  local label=$1 test=$2 rps=$3 p50=$4 p99=$5 p=$6 ticks=$7 ref=$2 ratio us
+  [ "$test" = PUT ] && ref=SET
+  if [ "$8" = 1 ]; then
+    redis["$test $p"]=$rps
+  fi
+  ratio=$(awk -v a="$rps" -v b="${redis["$ref $p"]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+  us=$(awk -v d="$ticks" -v n="$n" -v h="$tck" 'BEGIN { printf "%.1f", d / h * 1e6 / n }')
+  printf "| %s | %s | %.0f | %s | %s | %s | %s |\n" "$label" "$test" "$rps" "$ratio" "$p50" "$p99" "$us"
+}
+
+# bench PORT LABEL [extra redis-benchmark flags]: one row per test (SET, GET), each
+# test a redis-benchmark run of its own so that the servers' CPU is measured per test.
 bench() {
   local port=$1 label=$2 p=1
   shift 2
   [ "${1:-}" = -P ] && p=$2
-  local out ok=1 test rps p50 p99 ratio
-  out=$(redis-benchmark -p "$port" -t set,get -n "$n" -c "$c" -r 100000 -d 100 --csv "$@" 2>"$work/err") || ok=0
-  while IFS=, read -r test rps _ _ p50 _ p99 _; do
-    test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
-    [ -z "$test" ] || [ "$test" = test ] && continue
-    if [ "$port" = 6399 ]; then
-      redis["$test $p"]=$rps
-      ratio=1.00
-    else
-      ratio=$(awk -v a="$rps" -v b="${redis["$test $p"]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+  local out test rps p50 p99 before t
+  for t in set get; do
+    before=$(cputicks)
+    if ! out=$(redis-benchmark -p "$port" -t "$t" -n "$n" -c "$c" -r 100000 -d 100 --csv "$@" 2>"$work/err"); then
+      # redis-benchmark exits at the first error reply (a TIMEOUT under overload): say so.
+      printf "| %s | %s failed: %s | | | | | |\n" "$label" "$t" "$(grep -m1 -i error "$work/err" | tr -d '\r|')"
+      continue
     fi
-    printf "| %s | %s | %.0f | %s | %s | %s |\n" "$label" "$test" "$rps" "$ratio" "$p50" "$p99"
-  done <<<"$out"
-  # redis-benchmark exits at the first error reply (a TIMEOUT under overload): say so.
-  [ "$ok" = 1 ] || printf "| %s | failed: %s | | | | |\n" "$label" "$(grep -m1 -i error "$work/err" | tr -d '\r|')"
+    while IFS=, read -r test rps _ _ p50 _ p99 _; do
+      test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
+      [ -z "$test" ] || [ "$test" = test ] && continue
+      row "$label" "$test" "$rps" "$p50" "$p99" "$p" $(($(cputicks) - before)) $([ "$port" = 6399 ] && echo 1 || echo 0)
+    done <<<"$out"
+  done
 }
 
-echo "| target | test | requests/s | × redis | p50 ms | p99 ms |"
-echo "|---|---|---|---|---|---|"
+echo "| target | test | requests/s | × redis | p50 ms | p99 ms | server CPU µs/request |"
+echo "|---|---|---|---|---|---|---|"
 redis-server --port 6399 --appendonly yes --appendfsync everysec --dir "$work" --save "" --daemonize no >/dev/null &
 running=($!)
 sleep 0.5
@@ -109,15 +138,17 @@ if [ "$etcd" = 1 ]; then
     curl -sf -X POST -d '{"key":"aGVhbHRo","value":"b2s="}' 127.0.0.1:12389/v3/kv/put >/dev/null && break
     sleep 0.2
   done
-  out=$("$work/etcdload" -endpoint http://127.0.0.1:12389 -n "$n" -c "$c" -r 100000 -d 100 -t put,get 2>"$work/err") ||
-    printf "| etcd 3 members | failed: %s | | | | |\n" "$(head -c 200 "$work/err" | tr -d '\r|\n')"
-  while IFS=, read -r test rps _ _ p50 _ p99 _; do
-    test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
-    [ -z "$test" ] || [ "$test" = test ] && continue
-    ref=SET
-    [ "$test" = GET ] && ref=GET
-    ratio=$(awk -v a="$rps" -v b="${redis["$ref 1"]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-    printf "| %s | %s | %.0f | %s | %s | %s |\n" "etcd 3.4 3 members (fsync), HTTP gateway" "$test" "$rps" "$ratio" "$p50" "$p99"
-  done <<<"$out"
+  for t in put get; do
+    before=$(cputicks)
+    if ! out=$("$work/etcdload" -endpoint http://127.0.0.1:12389 -n "$n" -c "$c" -r 100000 -d 100 -t "$t" 2>"$work/err"); then
+      printf "| etcd 3 members | %s failed: %s | | | | | |\n" "$t" "$(head -c 200 "$work/err" | tr -d '\r|\n')"
+      continue
+    fi
+    while IFS=, read -r test rps _ _ p50 _ p99 _; do
+      test=${test//\"/} rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}
+      [ -z "$test" ] || [ "$test" = test ] && continue
+      row "etcd 3.4 3 members (fsync), HTTP gateway" "$test" "$rps" "$p50" "$p99" 1 $(($(cputicks) - before)) 0
+    done <<<"$out"
+  done
   stop
 fi
