@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdb/chorus/client"
+	"github.com/chorusdb/chorus/internal/api"
 )
 
 // benchConfig is what `chorus bench` was asked to do; it is echoed in the JSON report.
@@ -297,13 +298,13 @@ func respAddrOf(httpAddr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var v clusterView
+	var v api.ClusterView
 	if err := json.Unmarshal(body, &v); err != nil {
 		return "", fmt.Errorf("bad answer from %s: %w", httpAddr, err)
 	}
 	for _, m := range v.Members {
-		if m.ID == v.Node && m.Addrs["resp"] != "" {
-			return m.Addrs["resp"], nil
+		if m.ID == v.Node && m.Addrs.RESP != "" {
+			return m.Addrs.RESP, nil
 		}
 	}
 	return "", fmt.Errorf("%s does not list its own RESP address", httpAddr)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chorusdb/chorus/client"
+	"github.com/chorusdb/chorus/internal/api"
 )
 
 // setMembers is how many distinct members --kind set adds to a key (member:0 …).
@@ -184,20 +185,20 @@ func httpAddrOf(httpAddr, respAddr string) (string, error) {
 		return "", err
 	}
 	for _, m := range v.Members {
-		if m.Addrs["resp"] == respAddr && m.Addrs["http"] != "" {
-			return m.Addrs["http"], nil
+		if m.Addrs.RESP == respAddr && m.Addrs.HTTP != "" {
+			return m.Addrs.HTTP, nil
 		}
 	}
 	return "", fmt.Errorf("no member of the cluster at %s has the RESP address %s (counter reads need its HTTP address)", httpAddr, respAddr)
 }
 
 // fetchCluster returns GET /v1/cluster of the node at httpAddr.
-func fetchCluster(httpAddr string) (*clusterView, error) {
+func fetchCluster(httpAddr string) (*api.ClusterView, error) {
 	_, body, err := call(http.MethodGet, "http://"+httpAddr+"/v1/cluster", nil)
 	if err != nil {
 		return nil, err
 	}
-	var v clusterView
+	var v api.ClusterView
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, fmt.Errorf("bad answer from %s: %w", httpAddr, err)
 	}

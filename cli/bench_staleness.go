@@ -124,11 +124,11 @@ func runStaleness(ctx context.Context, cfg *benchConfig, progress io.Writer) (*s
 	run := &stalenessRun{cfg: cfg, errors: map[string]int64{}, writes: newOpStats(), reads: newOpStats(),
 		prefix: "staleness:" + strconv.FormatInt(cfg.Seed, 36) + ":"}
 	for _, m := range view.Members {
-		if m.Status != "alive" || m.Addrs["resp"] == "" {
+		if m.Status != "alive" || m.Addrs.RESP == "" {
 			continue
 		}
-		run.nodes = append(run.nodes, &stalenessNode{id: m.ID, resp: m.Addrs["resp"], http: m.Addrs["http"],
-			rdb: benchRedis(m.Addrs["resp"], cfg)})
+		run.nodes = append(run.nodes, &stalenessNode{id: m.ID, resp: m.Addrs.RESP, http: m.Addrs.HTTP,
+			rdb: benchRedis(m.Addrs.RESP, cfg)})
 	}
 	defer func() {
 		for _, nd := range run.nodes {

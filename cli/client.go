@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/tlsutil"
 )
 
@@ -143,22 +144,6 @@ func delCmd() *cobra.Command {
 	return cmd
 }
 
-// clusterView is the body of GET /v1/cluster.
-type clusterView struct {
-	Node              string `json:"node"`
-	ReplicationFactor int    `json:"replication_factor"`
-	Members           []struct {
-		ID        string            `json:"id"`
-		Status    string            `json:"status"`
-		Zone      string            `json:"zone"`
-		Addrs     map[string]string `json:"addrs"`
-		Ownership float64           `json:"ownership"`
-		// Clock offset from the answering node, ms (absent: not measured).
-		ClockOffsetMs *int64 `json:"clock_offset_ms"`
-		ClockSkewed   bool   `json:"clock_skewed"`
-	} `json:"members"`
-}
-
 func clusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Cluster administration"}
 	f := &clientFlags{}
@@ -171,7 +156,7 @@ func clusterCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v clusterView
+			var v api.ClusterView
 			if err := json.Unmarshal(body, &v); err != nil {
 				return fmt.Errorf("bad answer from %s: %w", f.addr, err)
 			}
@@ -190,7 +175,7 @@ func clusterCmd() *cobra.Command {
 						clock += " SKEWED"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f%%\t%s\n", m.ID, m.Status, zone, m.Addrs["rpc"], 100*m.Ownership, clock)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f%%\t%s\n", m.ID, m.Status, zone, m.Addrs.RPC, 100*m.Ownership, clock)
 			}
 			return tw.Flush()
 		},

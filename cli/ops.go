@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/chorusdb/chorus/internal/api"
 )
 
 func hintsCmd() *cobra.Command {
@@ -52,16 +54,11 @@ func hintsCmd() *cobra.Command {
 	return cmd
 }
 
-// repairProgress is one line of POST /v1/repair's stream.
-type repairProgress struct {
-	Exchanges       int    `json:"exchanges"`
-	Finished        int    `json:"finished"`
-	RangesCompared  uint64 `json:"ranges_compared"`
-	RangesDiffering uint64 `json:"ranges_differing"`
-	KeysRepaired    uint64 `json:"keys_repaired"`
-	BytesSent       uint64 `json:"bytes_sent"`
-	Done            bool   `json:"done"`
-	Error           string `json:"error"`
+// repairLine is one line of POST /v1/repair's stream: progress, or the error that
+// ended the repair.
+type repairLine struct {
+	api.RepairProgress
+	Error string `json:"error"`
 }
 
 func repairCmd() *cobra.Command {
@@ -85,10 +82,10 @@ func repairCmd() *cobra.Command {
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("repair refused: %s", resp.Status)
 			}
-			var last repairProgress
+			var last repairLine
 			sc := bufio.NewScanner(resp.Body)
 			for sc.Scan() {
-				var p repairProgress
+				var p repairLine
 				if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
 					return fmt.Errorf("bad progress line %q: %w", sc.Text(), err)
 				}
@@ -96,7 +93,7 @@ func repairCmd() *cobra.Command {
 					return fmt.Errorf("repair: %s", p.Error)
 				}
 				last = p
-				drawBar(p)
+				drawBar(p.RepairProgress)
 			}
 			fmt.Fprintln(os.Stderr)
 			if !last.Done {
@@ -113,7 +110,7 @@ func repairCmd() *cobra.Command {
 }
 
 // drawBar redraws a one-line progress bar on stderr.
-func drawBar(p repairProgress) {
+func drawBar(p api.RepairProgress) {
 	const width = 30
 	frac := 1.0
 	if p.Exchanges > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/ring"
 )
 
@@ -331,8 +332,8 @@ func (c *Client) viewSources() []string {
 
 // build makes the topology of a view, reusing the pools of members whose RESP address
 // is unchanged, and returns the pools no longer needed. c.mu must be held.
-func (c *Client) build(v *clusterView) (*topology, []*pool, error) {
-	ms := v.members()
+func (c *Client) build(v *api.ClusterView) (*topology, []*pool, error) {
+	ms := viewMembers(v)
 	t := &topology{rf: v.ReplicationFactor, members: ms, nodes: make(map[string]*node, len(ms))}
 	rms := make([]ring.Member, len(ms))
 	pools := make(map[string]*pool, len(ms))

@@ -204,7 +204,7 @@ func waitStatus(t *testing.T, procs []*proc, id, status string) {
 	for _, p := range procs {
 		for {
 			v, err := fetchViewFrom(context.Background(), http.DefaultClient, p.http)
-			if err == nil && slices.ContainsFunc(v.members(), func(m Member) bool { return m.ID == id && m.Status == status }) {
+			if err == nil && slices.ContainsFunc(viewMembers(v), func(m Member) bool { return m.ID == id && m.Status == status }) {
 				break
 			}
 			if time.Now().After(deadline) {

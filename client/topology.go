@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/ring"
 )
 
@@ -26,21 +27,6 @@ type Member struct {
 	Zone string
 	// RESPAddr and HTTPAddr are the node's client-facing addresses.
 	RESPAddr, HTTPAddr string
-}
-
-// clusterView is the body of GET /v1/cluster.
-type clusterView struct {
-	Node              string `json:"node"`
-	ReplicationFactor int    `json:"replication_factor"`
-	Members           []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Zone   string `json:"zone"`
-		Addrs  struct {
-			RESP string `json:"resp"`
-			HTTP string `json:"http"`
-		} `json:"addrs"`
-	} `json:"members"`
 }
 
 // topology is one immutable snapshot of the cluster: the ring and a connection pool
@@ -83,7 +69,7 @@ func (n *node) live() bool {
 func (p *pool) markDown() { p.down.Store(time.Now().Add(downFor).UnixNano()) }
 
 // fetchView asks the first seed that answers for its view of the cluster.
-func fetchView(ctx context.Context, hc *http.Client, seeds []string) (*clusterView, error) {
+func fetchView(ctx context.Context, hc *http.Client, seeds []string) (*api.ClusterView, error) {
 	var errs []error
 	for _, s := range seeds {
 		v, err := fetchViewFrom(ctx, hc, s)
@@ -99,7 +85,7 @@ func fetchView(ctx context.Context, hc *http.Client, seeds []string) (*clusterVi
 		ErrNoNodes, strings.Join(seeds, ", "), errors.Join(errs...))
 }
 
-func fetchViewFrom(ctx context.Context, hc *http.Client, addr string) (*clusterView, error) {
+func fetchViewFrom(ctx context.Context, hc *http.Client, addr string) (*api.ClusterView, error) {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
@@ -120,7 +106,7 @@ func fetchViewFrom(ctx context.Context, hc *http.Client, addr string) (*clusterV
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s/v1/cluster: %s", base, resp.Status)
 	}
-	var v clusterView
+	var v api.ClusterView
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, fmt.Errorf("GET %s/v1/cluster: %w", base, err)
 	}
@@ -129,7 +115,7 @@ func fetchViewFrom(ctx context.Context, hc *http.Client, addr string) (*clusterV
 
 // members returns the view's members that have not left: those the server places on
 // its ring. Members without a RESP address are on the ring but cannot be sent requests.
-func (v *clusterView) members() []Member {
+func viewMembers(v *api.ClusterView) []Member {
 	var ms []Member
 	for _, m := range v.Members {
 		if m.Status == "left" {

@@ -79,6 +79,27 @@ type HintBacklog struct {
 	Oldest time.Time `json:"oldest"`
 }
 
+// ClusterView is GET /v1/cluster's body: the members as one node sees them. The
+// server writes it; the CLI and the client package read it.
+type ClusterView struct {
+	Node              string          `json:"node"`
+	ReplicationFactor int             `json:"replication_factor"`
+	Members           []ClusterMember `json:"members"`
+}
+
+// ClusterMember is one member as /v1/cluster shows it.
+type ClusterMember struct {
+	ID        string           `json:"id"`
+	Status    string           `json:"status"` // alive, suspect, dead or left
+	Zone      string           `json:"zone"`
+	Addrs     membership.Addrs `json:"addrs"`
+	Ownership float64          `json:"ownership"` // share of the ring owned as a primary replica
+	// ClockOffsetMs: the member's clock minus the answering node's (absent for that
+	// node and members not heard from); ClockSkewed: beyond --max-clock-skew.
+	ClockOffsetMs *int64 `json:"clock_offset_ms,omitempty"`
+	ClockSkewed   bool   `json:"clock_skewed,omitempty"`
+}
+
 // RepairProgress reports a running or finished repair.
 type RepairProgress struct {
 	Exchanges       int    `json:"exchanges"` // started, one per (shard, peer)

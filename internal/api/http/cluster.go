@@ -3,39 +3,19 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/chorusdb/chorus/internal/membership"
+	"github.com/chorusdb/chorus/internal/api"
 )
-
-// clusterResponse is GET /v1/cluster's body.
-type clusterResponse struct {
-	Node              string          `json:"node"`
-	ReplicationFactor int             `json:"replication_factor"`
-	Members           []clusterMember `json:"members"`
-}
-
-// clusterMember is one member as /v1/cluster shows it.
-type clusterMember struct {
-	ID        string           `json:"id"`
-	Status    string           `json:"status"` // alive, suspect, dead or left
-	Zone      string           `json:"zone"`
-	Addrs     membership.Addrs `json:"addrs"`
-	Ownership float64          `json:"ownership"` // share of the ring owned as a primary replica
-	// ClockOffsetMs: the member's clock minus this node's (absent for this node and
-	// members not heard from); ClockSkewed: beyond --max-clock-skew.
-	ClockOffsetMs *int64 `json:"clock_offset_ms,omitempty"`
-	ClockSkewed   bool   `json:"clock_skewed,omitempty"`
-}
 
 // handleCluster: GET /v1/cluster → the members as this node sees them.
 func (s *Server) handleCluster(w http.ResponseWriter, _ *http.Request) {
 	members := s.cfg.Backend.Members()
-	body := clusterResponse{
+	body := api.ClusterView{
 		Node:              s.cfg.Backend.NodeID(),
 		ReplicationFactor: s.cfg.Backend.ReplicationFactor(),
-		Members:           make([]clusterMember, 0, len(members)),
+		Members:           make([]api.ClusterMember, 0, len(members)),
 	}
 	for _, m := range members {
-		body.Members = append(body.Members, clusterMember{
+		body.Members = append(body.Members, api.ClusterMember{
 			ID:            m.ID,
 			Status:        m.Status.String(),
 			Zone:          m.Zone,
