@@ -46,8 +46,9 @@ func (c *Core) startRead(nowMs int64, req Request) {
 		return
 	}
 	n := len(r.replicas)
-	r.got, r.okAt, r.fixed, r.copies = make([]bool, n), make([]bool, n), make([]bool, n), make([]object.Object, n)
-	r.asked = make([]bool, n)
+	flags := make([]bool, 4*n) // one allocation for the four per-replica flags
+	r.got, r.okAt, r.fixed, r.asked = flags[:n:n], flags[n:2*n:2*n], flags[2*n:3*n:3*n], flags[3*n:]
+	r.copies = make([]object.Object, n)
 	c.reads[r.id] = r
 	c.addDeadline(nowMs, r.id)
 	first := up
