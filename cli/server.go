@@ -25,6 +25,7 @@ import (
 	"github.com/chorusdb/chorus/internal/core"
 	"github.com/chorusdb/chorus/internal/node"
 	"github.com/chorusdb/chorus/internal/tlsutil"
+	"github.com/chorusdb/chorus/internal/transport"
 )
 
 // serverFlags are the settings of one node, as flags (see CONTRACT.md).
@@ -33,6 +34,7 @@ type serverFlags struct {
 	join       []string
 	readRepair string
 	readFanout string
+	transport  string
 	pprof      bool
 	logLevel   string
 	logFormat  string
@@ -80,6 +82,7 @@ func addServerFlags(cmd *cobra.Command, f *serverFlags) {
 	fs.StringVar(&f.readFanout, "read-fanout", d.ReadFanout.String(), "replicas a read asks: level (as many as its level needs, the others after --speculative-read) or all (every replica at once)")
 	fs.DurationVar(&f.cfg.SpeculativeRead, "speculative-read", d.SpeculativeRead, "with --read-fanout level, how long a read waits for the replicas it asked before asking the others too")
 	fs.IntVar(&f.cfg.MaxValueBytes, "max-value-bytes", d.MaxValueBytes, "largest value accepted")
+	fs.StringVar(&f.transport, "transport", d.Transport.String(), "node-to-node protocol: tcp (length-prefixed frames on TCP) or grpc (the same frames on a gRPC stream); the same on every node")
 	fs.BoolVar(&f.cfg.FastGossip, "fast-gossip", false, "detect failures faster (for loopback clusters and tests)")
 	fs.DurationVar(&f.cfg.MaxClockSkew, "max-clock-skew", d.MaxClockSkew, "report a peer whose clock differs from this node's by more than this")
 	// Test-only: skew this node's clock, or stamp writes with it alone (naive LWW).
@@ -124,6 +127,9 @@ func serverCmd() *cobra.Command {
 			}
 			if f.cfg.ReadFanout, err = core.ParseReadFanout(f.readFanout); err != nil {
 				return fmt.Errorf("--read-fanout: %w", err)
+			}
+			if f.cfg.Transport, err = transport.ParseProtocol(f.transport); err != nil {
+				return fmt.Errorf("--transport: %w", err)
 			}
 			if !cmd.Flags().Changed("tombstone-grace") && f.cfg.TombstoneGrace <= f.cfg.HintTTL {
 				f.cfg.TombstoneGrace = f.cfg.HintTTL + time.Hour

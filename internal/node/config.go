@@ -94,6 +94,9 @@ type Config struct {
 	// another cluster is not heard) and, with PeerTLS, peers' certificates must name it.
 	// Default "chorus".
 	ClusterName string
+	// Transport is the node-to-node protocol (transport.ProtocolTCP, the default, or
+	// ProtocolGRPC); every node of a cluster must use the same.
+	Transport transport.Protocol
 	// PeerTLS, if set, secures node-to-node RPC with mutual TLS: both ends present a
 	// certificate of the cluster's CA naming ClusterName.
 	PeerTLS *tlsutil.Source

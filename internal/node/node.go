@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/chorusdb/chorus/internal/api"
 	"github.com/chorusdb/chorus/internal/core"
@@ -191,14 +189,14 @@ func (n *Node) startTransport() (err error) {
 		n.transport, err = n.cfg.NewTransport(n.id, n.receive)
 		return err
 	}
-	tc := transport.GRPCConfig{
-		NodeID: n.id, ListenAddr: n.cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: n.cfg.Registry,
+	tc := transport.Config{
+		Protocol: n.cfg.Transport,
+		NodeID:   n.id, ListenAddr: n.cfg.RPCAddr, Handler: n.receive, Logger: n.log, Registerer: n.cfg.Registry,
 	}
 	if n.cfg.PeerTLS != nil {
-		tc.ServerOptions = []grpc.ServerOption{grpc.Creds(credentials.NewTLS(n.cfg.PeerTLS.PeerServer()))}
-		tc.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(n.cfg.PeerTLS.PeerClient()))}
+		tc.ServerTLS, tc.ClientTLS = n.cfg.PeerTLS.PeerServer(), n.cfg.PeerTLS.PeerClient()
 	}
-	n.transport, err = transport.NewGRPC(tc)
+	n.transport, err = transport.New(tc)
 	if err != nil {
 		return fmt.Errorf("rpc: %w", err)
 	}

@@ -18,15 +18,8 @@ type pair struct {
 // implementations builds a connected pair of each Transport implementation; the
 // conformance tests below run against all of them.
 var implementations = map[string]func(t *testing.T) pair{
-	"grpc": func(t *testing.T) pair {
-		p := pair{recvA: newRecorder(), recvB: newRecorder()}
-		a := newTestGRPC(t, "a", p.recvA.handle, nil)
-		b := newTestGRPC(t, "b", p.recvB.handle, nil)
-		a.SetPeers(map[string]string{"b": b.Addr().String()})
-		b.SetPeers(map[string]string{"a": a.Addr().String()})
-		p.a, p.b = a, b
-		return p
-	},
+	"tcp":  socketPair(ProtocolTCP),
+	"grpc": socketPair(ProtocolGRPC),
 	"mem": func(t *testing.T) pair {
 		n := NewNetwork(1)
 		t.Cleanup(func() { n.Close() })
@@ -36,18 +29,39 @@ var implementations = map[string]func(t *testing.T) pair{
 	},
 }
 
-// newTestGRPC starts a GRPC transport on a free loopback port, closed at cleanup.
-func newTestGRPC(t testing.TB, id string, h Handler, tweak func(*GRPCConfig)) *GRPC {
+func socketPair(proto Protocol) func(t *testing.T) pair {
+	return func(t *testing.T) pair {
+		p := pair{recvA: newRecorder(), recvB: newRecorder()}
+		a := newTestSocket(t, proto, "a", p.recvA.handle, nil)
+		b := newTestSocket(t, proto, "b", p.recvB.handle, nil)
+		a.SetPeers(map[string]string{"b": b.Addr().String()})
+		b.SetPeers(map[string]string{"a": a.Addr().String()})
+		p.a, p.b = a, b
+		return p
+	}
+}
+
+// protocols are the Socket protocols; forEachProtocol runs a test once with each.
+var protocols = []Protocol{ProtocolTCP, ProtocolGRPC}
+
+func forEachProtocol(t *testing.T, test func(t *testing.T, proto Protocol)) {
+	for _, proto := range protocols {
+		t.Run(proto.String(), func(t *testing.T) { test(t, proto) })
+	}
+}
+
+// newTestSocket starts a Socket on a free loopback port, closed at cleanup.
+func newTestSocket(t testing.TB, proto Protocol, id string, h Handler, tweak func(*Config)) *Socket {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := GRPCConfig{NodeID: id, Listener: lis, Handler: h, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	cfg := Config{Protocol: proto, NodeID: id, Listener: lis, Handler: h, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	g, err := NewGRPC(cfg)
+	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
 	"github.com/chorusdb/chorus/internal/tlsutil"
 	"github.com/chorusdb/chorus/internal/wire"
 )
@@ -35,54 +32,55 @@ func tlsIdentity(t *testing.T, ca tlsutil.PEM, caBundle []byte, cluster, id stri
 	return src
 }
 
-func withTLS(src *tlsutil.Source) func(*GRPCConfig) {
-	return func(c *GRPCConfig) {
-		c.ServerOptions = append(c.ServerOptions, grpc.Creds(credentials.NewTLS(src.PeerServer())))
-		c.DialOptions = append(c.DialOptions, grpc.WithTransportCredentials(credentials.NewTLS(src.PeerClient())))
+func withTLS(src *tlsutil.Source) func(*Config) {
+	return func(c *Config) {
+		c.ServerTLS, c.ClientTLS = src.PeerServer(), src.PeerClient()
 	}
 }
 
 // TestGRPCMutualTLS: two nodes with certificates of the cluster's CA and name talk;
 // a plaintext peer, a peer whose certificate another CA issued, and a peer with the
 // right CA but another cluster's name are refused in both directions.
-func TestGRPCMutualTLS(t *testing.T) {
-	ca, err := tlsutil.NewCA("prod", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := tlsutil.NewCA("prod", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recvA, recvB := newRecorder(), newRecorder()
-	a := newTestGRPC(t, "a", recvA.handle, withTLS(tlsIdentity(t, ca, ca.Cert, "prod", "a")))
-	b := newTestGRPC(t, "b", recvB.handle, withTLS(tlsIdentity(t, ca, ca.Cert, "prod", "b")))
-	a.SetPeers(map[string]string{"b": b.Addr().String()})
-	b.SetPeers(map[string]string{"a": a.Addr().String()})
-	var id uint64
-	waitFor(t, 10*time.Second, "a→b over mutual TLS", func() bool { return recvB.n() > 0 }, func() { a.Send(putReq("b", id)); id++ })
-	waitFor(t, 10*time.Second, "b→a over mutual TLS", func() bool { return recvA.n() > 0 }, func() { b.Send(putReq("a", id)); id++ })
+func TestSocketMutualTLS(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, proto Protocol) {
+		ca, err := tlsutil.NewCA("prod", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := tlsutil.NewCA("prod", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recvA, recvB := newRecorder(), newRecorder()
+		a := newTestSocket(t, proto, "a", recvA.handle, withTLS(tlsIdentity(t, ca, ca.Cert, "prod", "a")))
+		b := newTestSocket(t, proto, "b", recvB.handle, withTLS(tlsIdentity(t, ca, ca.Cert, "prod", "b")))
+		a.SetPeers(map[string]string{"b": b.Addr().String()})
+		b.SetPeers(map[string]string{"a": a.Addr().String()})
+		var id uint64
+		waitFor(t, 10*time.Second, "a→b over mutual TLS", func() bool { return recvB.n() > 0 }, func() { a.Send(putReq("b", id)); id++ })
+		waitFor(t, 10*time.Second, "b→a over mutual TLS", func() bool { return recvA.n() > 0 }, func() { b.Send(putReq("a", id)); id++ })
 
-	for name, tweak := range map[string]func(*GRPCConfig){
-		"plaintext":     nil,
-		"wrong CA":      withTLS(tlsIdentity(t, other, other.Cert, "prod", "x")),
-		"wrong cluster": withTLS(tlsIdentity(t, ca, ca.Cert, "staging", "x")),
-	} {
-		t.Run(name, func(t *testing.T) {
-			recvX := newRecorder()
-			x := newTestGRPC(t, "x", recvX.handle, tweak)
-			x.SetPeers(map[string]string{"a": a.Addr().String()})
-			a.SetPeers(map[string]string{"b": b.Addr().String(), "x": x.Addr().String()})
-			defer a.SetPeers(map[string]string{"b": b.Addr().String()})
-			waitFor(t, 10*time.Second, "a to refuse x and x to refuse a", func() bool {
-				return stateOf(x, "a") == peerDown && stateOf(a, "x") == peerDown
-			}, func() { x.Send(putReq("a", 1)); a.Send(wire.Message{Type: wire.PutReq, To: "x", ID: 1}) })
-			recvA.mu.Lock()
-			_, fromX := recvA.next["x"]
-			recvA.mu.Unlock()
-			if recvX.n() != 0 || fromX {
-				t.Fatalf("a message crossed: x got %d, a got one from x: %v", recvX.n(), fromX)
-			}
-		})
-	}
+		for name, tweak := range map[string]func(*Config){
+			"plaintext":     nil,
+			"wrong CA":      withTLS(tlsIdentity(t, other, other.Cert, "prod", "x")),
+			"wrong cluster": withTLS(tlsIdentity(t, ca, ca.Cert, "staging", "x")),
+		} {
+			t.Run(name, func(t *testing.T) {
+				recvX := newRecorder()
+				x := newTestSocket(t, proto, "x", recvX.handle, tweak)
+				x.SetPeers(map[string]string{"a": a.Addr().String()})
+				a.SetPeers(map[string]string{"b": b.Addr().String(), "x": x.Addr().String()})
+				defer a.SetPeers(map[string]string{"b": b.Addr().String()})
+				waitFor(t, 10*time.Second, "a to refuse x and x to refuse a", func() bool {
+					return stateOf(x, "a") == peerDown && stateOf(a, "x") == peerDown
+				}, func() { x.Send(putReq("a", 1)); a.Send(wire.Message{Type: wire.PutReq, To: "x", ID: 1}) })
+				recvA.mu.Lock()
+				_, fromX := recvA.next["x"]
+				recvA.mu.Unlock()
+				if recvX.n() != 0 || fromX {
+					t.Fatalf("a message crossed: x got %d, a got one from x: %v", recvX.n(), fromX)
+				}
+			})
+		}
+	})
 }

@@ -359,3 +359,36 @@ func TestKeyspaceSettingsReachEveryNode(t *testing.T) {
 		t.Fatalf("keyspaces are not isolated: default/cart-1 = %d", code)
 	}
 }
+
+// TestTransportGRPC runs a cluster whose nodes talk gRPC (--transport grpc) instead of
+// the default framed TCP: writes at ALL through one node are read back at ALL through
+// the others. An unknown --transport is refused by name. (Nodes of the two protocols
+// refusing each other is TestTCPAndGRPCNodesRefuseEachOther in internal/transport.)
+func TestTransportGRPC(t *testing.T) {
+	c := newCluster(t, 3, "--transport", "grpc")
+	ctx := context.Background()
+	a := redisClient(t, c.servers[0].resp)
+	if err := a.Do(ctx, "CONSISTENCY", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := a.Set(ctx, fmt.Sprintf("g%d", i), fmt.Sprint(i), 0).Err(); err != nil {
+			t.Fatalf("SET at ALL over gRPC: %v", err)
+		}
+	}
+	for _, s := range c.servers[1:] {
+		b := redisClient(t, s.resp)
+		if err := b.Do(ctx, "CONSISTENCY", "ALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			if got, err := b.Get(ctx, fmt.Sprintf("g%d", i)).Result(); err != nil || got != fmt.Sprint(i) {
+				t.Fatalf("GET g%d at ALL through %s = %q, %v", i, s.id, got, err)
+			}
+		}
+	}
+	out, err := runChorus(t, "server", "--transport", "carrier-pigeon")
+	if err == nil || !strings.Contains(out, `unknown transport "carrier-pigeon"`) {
+		t.Fatalf("server --transport carrier-pigeon: %v, %q; want a refusal naming it", err, out)
+	}
+}
