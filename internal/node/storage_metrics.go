@@ -104,6 +104,9 @@ func newStorageCollector(sr storage.StatsReporter) *storageCollector {
 	add(counter, "chorus_storage_recent_object_misses_total",
 		"Object reads that missed the recently-written-objects cache and looked the key up in the LSM.",
 		func(s storage.Stats) uint64 { return s.RecentObjectMisses })
+	add(counter, "chorus_storage_key_filter_skips_total",
+		"Object reads of keys the store never held, answered by its key filter without an LSM lookup (first writes of new keys).",
+		func(s storage.Stats) uint64 { return s.KeyFilterSkips })
 	return c
 }
 

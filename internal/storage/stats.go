@@ -68,4 +68,9 @@ type Stats struct {
 	// without such a cache report zero for both.
 	RecentObjectHits   uint64
 	RecentObjectMisses uint64
+
+	// KeyFilterSkips counts the object reads answered "not found" by a filter of the
+	// keys the store holds, without an LSM lookup (the first write of a new key);
+	// engines without one report zero.
+	KeyFilterSkips uint64
 }

@@ -43,6 +43,10 @@ type Engine struct {
 	recent *recentObjects
 	// recentHits and recentMisses count Get's lookups in recent.
 	recentHits, recentMisses atomic.Uint64
+	// filter holds every object key written (nil if Options turned it off);
+	// filterSkips counts the Gets it answered.
+	filter      *keyFilter
+	filterSkips atomic.Uint64
 
 	// maxRepairs is the repair log's retention; nextRepair the sequence number the
 	// next appended entry gets.
@@ -120,6 +124,10 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err := e.loadRepairSeq(); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
+	}
+	if err := e.fillKeyFilter(opts.KeyFilterBytes); err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("storage/pebble: open %s: reading the object keys for the key filter: %w", dir, err)
 	}
 	return e, nil
 }
@@ -222,6 +230,10 @@ func (e *Engine) Get(key object.Key) (obj object.Object, found bool, err error) 
 		}
 		e.recentMisses.Add(1)
 	}
+	if e.filter != nil && !e.filter.mayContain(k) {
+		e.filterSkips.Add(1)
+		return object.Object{}, false, nil
+	}
 	v, closer, err := e.db.Get(k)
 	if errors.Is(err, pebbledb.ErrNotFound) {
 		return object.Object{}, false, nil
@@ -305,14 +317,41 @@ type objectRecord struct {
 }
 
 // pinRecent tells the recent-objects cache that a commit writing these objects is
-// about to be applied.
+// about to be applied, and adds their keys to the key filter first, so that no Get
+// can be told "absent" of a key once its write is visible.
 func (e *Engine) pinRecent(written []objectRecord) {
+	if e.filter != nil {
+		for _, w := range written {
+			e.filter.add(w.key)
+		}
+	}
 	if e.recent == nil {
 		return
 	}
 	for _, w := range written {
 		e.recent.begin(w.key)
 	}
+}
+
+// fillKeyFilter makes the key filter, of about maxBytes (none if not positive), and
+// adds every stored object key to it.
+func (e *Engine) fillKeyFilter(maxBytes int64) error {
+	f := newKeyFilter(maxBytes)
+	if f == nil {
+		return nil
+	}
+	it, err := e.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixObject}, UpperBound: []byte{prefixObject + 1}})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		f.add(it.Key())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	e.filter = f
+	return nil
 }
 
 // unpinRecent tells the recent-objects cache that the commit pinRecent announced is

@@ -13,6 +13,10 @@ import (
 // DefaultCacheBytes is the block cache size used when Options.CacheBytes is zero.
 const DefaultCacheBytes = 64 << 20
 
+// DefaultKeyFilterBytes is the key filter's size used when Options.KeyFilterBytes is
+// zero: 16 MiB, about 13 million keys at 1% false positives.
+const DefaultKeyFilterBytes = 16 << 20
+
 // DefaultRecentObjectBytes is the size of the recently-written-objects cache used when
 // Options.RecentObjectBytes is zero.
 const DefaultRecentObjectBytes = 32 << 20
@@ -40,6 +44,15 @@ type Options struct {
 	// DefaultCacheBytes. Larger keeps more of the working set in memory; reads that
 	// miss the cache go to the OS page cache or disk.
 	CacheBytes int64
+
+	// KeyFilterBytes is the size of a Bloom filter of the object keys the store holds,
+	// in bytes (zero means DefaultKeyFilterBytes, 16 MiB; negative turns it off). A Get
+	// of a key the filter has never seen — the read-before-write of the first write of
+	// a new key — answers "not found" without a Pebble lookup. It holds
+	// KeyFilterBytes*8/10 keys at about 1% false positives; with more keys it answers
+	// "maybe" more often, and never wrongly "absent". Open fills it by reading every
+	// object key once (startup takes longer with the number of keys).
+	KeyFilterBytes int64
 
 	// RecentObjectBytes bounds a cache of the objects the latest commits wrote, in
 	// bytes (keys and encoded values, plus about 160 bytes per object). Zero means
@@ -80,6 +93,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.KeyFilterBytes == 0 {
+		o.KeyFilterBytes = DefaultKeyFilterBytes
 	}
 	if o.RecentObjectBytes == 0 {
 		o.RecentObjectBytes = DefaultRecentObjectBytes

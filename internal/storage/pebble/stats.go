@@ -45,6 +45,7 @@ func (e *Engine) Stats() (storage.Stats, error) {
 
 		RecentObjectHits:   e.recentHits.Load(),
 		RecentObjectMisses: e.recentMisses.Load(),
+		KeyFilterSkips:     e.filterSkips.Load(),
 	}
 	for _, l := range m.Levels {
 		s.Tables += nonNegative(l.TablesCount)
