@@ -43,9 +43,11 @@ type Engine struct {
 	recent *recentObjects
 	// recentHits and recentMisses count Get's lookups in recent.
 	recentHits, recentMisses atomic.Uint64
-	// filter holds every object key written (nil if Options turned it off);
+	// filter holds every object key written (nil if Options turned it off); Get
+	// consults it once filterReady (Open's scan of the stored keys is done).
 	// filterSkips counts the Gets it answered.
 	filter      *keyFilter
+	filterReady atomic.Bool
 	filterSkips atomic.Uint64
 
 	// maxRepairs is the repair log's retention; nextRepair the sequence number the
@@ -125,7 +127,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		_ = e.Close()
 		return nil, fmt.Errorf("storage/pebble: open %s: %w", dir, err)
 	}
-	if err := e.fillKeyFilter(opts.KeyFilterBytes); err != nil {
+	if err := e.startKeyFilter(opts.KeyFilterBytes); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("storage/pebble: open %s: reading the object keys for the key filter: %w", dir, err)
 	}
@@ -230,7 +232,7 @@ func (e *Engine) Get(key object.Key) (obj object.Object, found bool, err error) 
 		}
 		e.recentMisses.Add(1)
 	}
-	if e.filter != nil && !e.filter.mayContain(k) {
+	if e.filterReady.Load() && !e.filter.mayContain(k) {
 		e.filterSkips.Add(1)
 		return object.Object{}, false, nil
 	}
@@ -333,25 +335,49 @@ func (e *Engine) pinRecent(written []objectRecord) {
 	}
 }
 
-// fillKeyFilter makes the key filter, of about maxBytes (none if not positive), and
-// adds every stored object key to it.
-func (e *Engine) fillKeyFilter(maxBytes int64) error {
+// startKeyFilter makes the key filter, of about maxBytes (none if not positive), and
+// starts filling it with every stored object key in the background. Until that is
+// done Get does not consult it (filterReady), so a large store opens at once; Commit
+// adds to it from the start, so a key written meanwhile is in it either way (the scan
+// reads a snapshot taken after the filter existed, and every later write adds its
+// key before it is applied). Close stops the scan.
+func (e *Engine) startKeyFilter(maxBytes int64) error {
 	f := newKeyFilter(maxBytes)
 	if f == nil {
 		return nil
 	}
+	e.filter = f
 	it, err := e.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixObject}, UpperBound: []byte{prefixObject + 1}})
 	if err != nil {
 		return err
 	}
-	for valid := it.First(); valid; valid = it.Next() {
-		f.add(it.Key())
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return err
-	}
-	e.filter = f
+	e.inflight.Add(1) // Close waits for the scan
+	go func() {
+		defer e.exit()
+		err := e.fillKeyFilter(it)
+		if err = errors.Join(err, it.Close()); err != nil {
+			if !e.closed.Load() {
+				e.log.Warn("key filter not used: reading the object keys failed", "err", err)
+			}
+			return
+		}
+		e.filterReady.Store(true)
+	}()
 	return nil
+}
+
+// fillKeyFilter adds every key it reads to the filter, stopping early (with an error)
+// if the engine closes.
+func (e *Engine) fillKeyFilter(it *pebbledb.Iterator) (err error) {
+	defer e.recoverFatal(&err)
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		e.filter.add(it.Key())
+		if n++; n%4096 == 0 && e.closed.Load() {
+			return storage.ErrClosed
+		}
+	}
+	return it.Error()
 }
 
 // unpinRecent tells the recent-objects cache that the commit pinRecent announced is

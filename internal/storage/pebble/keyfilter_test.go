@@ -3,6 +3,7 @@ package pebble
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/record"
@@ -82,7 +83,10 @@ func TestKeyFilterSkipsNewKeysAndSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Open fills the filter from the store in the background; until then Get looks
+	// every key up.
 	e = openTest(t, dir, Options{Durability: storage.NoSync, RecentObjectBytes: -1})
+	waitKeyFilter(t, e)
 	for i := range 100 {
 		got, found, err := e.Get(k(i))
 		if err != nil || !found || string(got.Siblings[0].Value) != fmt.Sprint(i) {
@@ -108,5 +112,53 @@ func TestKeyFilterSkipsNewKeysAndSurvivesReopen(t *testing.T) {
 	}
 	if s, _ := e.Stats(); int(s.KeyFilterSkips) != skips {
 		t.Errorf("a purged key was answered by the filter, which never forgets a key")
+	}
+}
+
+// waitKeyFilter waits until Open's scan has filled e's key filter.
+func waitKeyFilter(t *testing.T, e *Engine) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !e.filterReady.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the key filter was not filled within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCloseStopsKeyFilterScan: Close while Open's scan is running returns, and the
+// engine reopens.
+func TestCloseStopsKeyFilterScan(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(dir, Options{Durability: storage.NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := 0; start < 50_000; start += 1000 {
+		var b record.Batch
+		for i := start; i < start+1000; i++ {
+			b.Objects = append(b.Objects, record.ObjectWrite{Key: object.Key{Keyspace: "ks", Key: fmt.Sprint("k", i)}, Object: benchObject(i)})
+		}
+		if err := e.Commit(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e, err := Open(dir, Options{Durability: storage.NoSync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = openTest(t, dir, Options{Durability: storage.NoSync})
+	waitKeyFilter(t, e)
+	if _, found, err := e.Get(object.Key{Keyspace: "ks", Key: "k49999"}); err != nil || !found {
+		t.Fatalf("Get after reopening = %v, %v", found, err)
 	}
 }

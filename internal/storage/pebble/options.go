@@ -51,7 +51,8 @@ type Options struct {
 	// a new key — answers "not found" without a Pebble lookup. It holds
 	// KeyFilterBytes*8/10 keys at about 1% false positives; with more keys it answers
 	// "maybe" more often, and never wrongly "absent". Open fills it by reading every
-	// object key once (startup takes longer with the number of keys).
+	// object key once in the background (about a million keys a second here); until
+	// then every Get looks its key up.
 	KeyFilterBytes int64
 
 	// RecentObjectBytes bounds a cache of the objects the latest commits wrote, in
