@@ -367,6 +367,18 @@ func (p *peer) writeFrames(l link) error {
 		p.counters.sent.Add(uint64(n))
 		p.counters.frames.Add(1)
 		p.counters.bytes.Add(uint64(size))
+		// A queue that never empties must not starve the keepalive: the TCP link's
+		// reader declares the peer silent when no answer to a ping arrives for
+		// keepaliveTime + keepaliveTimeout, and it is only pinged from here.
+		select {
+		case <-l.heartbeat():
+			if err := l.beat(); err != nil {
+				return err
+			}
+		case err := <-l.ended():
+			return endError(err)
+		default:
+		}
 	}
 }
 
