@@ -102,7 +102,7 @@ func newStorageCollector(sr storage.StatsReporter) *storageCollector {
 		"Object reads answered by the recently-written-objects cache, without an LSM lookup.",
 		func(s storage.Stats) uint64 { return s.RecentObjectHits })
 	add(counter, "chorus_storage_recent_object_misses_total",
-		"Object reads that missed the recently-written-objects cache and looked the key up in the LSM.",
+		"Object reads that missed the recently-written-objects cache (looked up in the LSM unless the key filter answered them).",
 		func(s storage.Stats) uint64 { return s.RecentObjectMisses })
 	add(counter, "chorus_storage_key_filter_skips_total",
 		"Object reads of keys the store never held, answered by its key filter without an LSM lookup (first writes of new keys).",

@@ -64,8 +64,9 @@ type Stats struct {
 	BlockCacheMisses uint64
 
 	// RecentObjectHits counts the object reads answered by the recently-written-objects
-	// cache (no LSM lookup); RecentObjectMisses those that went to the LSM. Engines
-	// without such a cache report zero for both.
+	// cache (no LSM lookup); RecentObjectMisses those that missed it (they went to the
+	// LSM, unless the key filter answered them: KeyFilterSkips). Engines without such a
+	// cache report zero for both.
 	RecentObjectHits   uint64
 	RecentObjectMisses uint64
 
