@@ -8,15 +8,8 @@ import (
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/record"
 	"github.com/chorusdb/chorus/internal/storage"
-	"github.com/chorusdb/chorus/internal/storage/storagetest"
 	"github.com/chorusdb/chorus/internal/version"
 )
-
-func TestConformanceWithoutKeyFilter(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Engine {
-		return openTest(t, t.TempDir(), Options{Durability: storage.NoSync, KeyFilterBytes: -1})
-	})
-}
 
 // TestKeyFilterAtCapacity fills a filter to its design load: every key added is
 // "maybe", and about 1% of keys never added are too.

@@ -29,14 +29,22 @@ func openTest(t *testing.T, dir string, opts Options) *Engine {
 	return e
 }
 
+// TestConformance runs the storage conformance suite with each durability, and with
+// each of the engine's read shortcuts (the recent-objects cache, the key filter)
+// turned off, so that neither can hide a difference from Pebble's own answers.
 func TestConformance(t *testing.T) {
 	for _, d := range []struct {
 		name string
-		dur  storage.Durability
-	}{{"Sync", storage.Sync}, {"NoSync", storage.NoSync}} {
+		opts Options
+	}{
+		{"Sync", Options{Durability: storage.Sync}},
+		{"NoSync", Options{Durability: storage.NoSync}},
+		{"NoRecentCache", Options{Durability: storage.NoSync, RecentObjectBytes: -1}},
+		{"NoKeyFilter", Options{Durability: storage.NoSync, KeyFilterBytes: -1}},
+	} {
 		t.Run(d.name, func(t *testing.T) {
 			storagetest.Run(t, func(t *testing.T) storage.Engine {
-				return openTest(t, t.TempDir(), Options{Durability: d.dur})
+				return openTest(t, t.TempDir(), d.opts)
 			})
 		})
 	}

@@ -12,15 +12,8 @@ import (
 	"github.com/chorusdb/chorus/internal/object"
 	"github.com/chorusdb/chorus/internal/record"
 	"github.com/chorusdb/chorus/internal/storage"
-	"github.com/chorusdb/chorus/internal/storage/storagetest"
 	"github.com/chorusdb/chorus/internal/version"
 )
-
-func TestConformanceWithoutRecentCache(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Engine {
-		return openTest(t, t.TempDir(), Options{Durability: storage.NoSync, RecentObjectBytes: -1})
-	})
-}
 
 func TestRecentObjectsOrder(t *testing.T) {
 	r := newRecentObjects(recentShards * 1000)
