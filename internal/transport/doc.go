@@ -1,15 +1,23 @@
-// Package transport carries wire.Messages between nodes: over gRPC streams in
-// production (one persistent connection per peer, messages batched into frames under
-// load) and in memory for tests, with fault controls (drop, delay, partition).
+// Package transport carries wire.Messages between nodes: over one persistent
+// connection per peer in production (Socket; messages batched into frames under load)
+// and in memory for tests, with fault controls (drop, delay, partition).
 //
-// # GRPC
+// # Socket
 //
-// NewGRPC starts a server on a listener and, for each peer given to SetPeers, a
-// sender goroutine with one gRPC connection and one long-lived client stream on it.
-// The service is described by hand (chorus.transport.v1.Transport/Frames, client
-// streaming) and its messages are wire frames moved as raw bytes by a codec passed
-// with grpc.ForceCodecV2 / grpc.ForceServerCodecV2, so there is no generated code and
-// no global codec registration.
+// New starts a server on a listener and, for each peer given to SetPeers, a sender
+// goroutine with one link to it. Config.Protocol says what carries the frames:
+//
+//   - ProtocolTCP (the default, tcp.go): a TCP connection (TLS when configured) on
+//     which the dialing node writes a preface, then 4-byte length-prefixed frames; a
+//     zero length is a ping, answered with one byte. Nothing else flows back.
+//   - ProtocolGRPC (grpc.go, codec.go): one long-lived client stream on a gRPC
+//     connection. The service is described by hand (chorus.transport.v1.Transport/
+//     Frames) and its messages are wire frames moved as raw bytes by a codec passed
+//     with grpc.ForceCodecV2 / grpc.ForceServerCodecV2: no generated code and no
+//     global codec registration.
+//
+// Every node of a cluster must use the same protocol; a TCP server refuses a gRPC
+// peer and logs why.
 //
 // Send encodes each message straight into its peer's queue and returns. The sender
 // writes the whole queued batch as one frame (up to MaxFrameBytes): idle, every
@@ -21,9 +29,10 @@
 // for: the core's timeouts, hints and anti-entropy recover from losses, and a dead peer
 // costs no memory.
 //
-// On the receiving side each incoming stream is served by one goroutine, which decodes
+// On the receiving side each incoming connection or stream is served by one
+// goroutine, which decodes
 // frames and calls the Handler for each message in order. A frame that does not decode
-// ends that stream with InvalidArgument (and one log line); other streams carry on.
+// ends that connection (gRPC: with InvalidArgument) and logs one line; others carry on.
 //
 // Counters are exposed by Stats and, given a Registerer, as chorus_transport_*
 // metrics: messages_sent_total, frames_sent_total, bytes_sent_total,

@@ -301,8 +301,8 @@ func (e *Engine) Commit(b *record.Batch) (err error) {
 		return err
 	}
 	applied := false
-	e.pinRecent(written)
-	defer func() { e.unpinRecent(pb, written, applied) }()
+	e.beforeApply(written)
+	defer func() { e.afterApply(pb, written, applied) }()
 	if len(b.Hints) > 0 || len(b.HintDeletes) > 0 {
 		err = e.commitHints(pb, b)
 	} else if err = e.db.Apply(pb, e.writeOpts); err != nil {
@@ -318,10 +318,10 @@ type objectRecord struct {
 	key, value []byte
 }
 
-// pinRecent tells the recent-objects cache that a commit writing these objects is
-// about to be applied, and adds their keys to the key filter first, so that no Get
+// beforeApply adds the keys of a commit about to be applied to the key filter, then
+// tells the recent-objects cache the commit is coming (pinning them), so that no Get
 // can be told "absent" of a key once its write is visible.
-func (e *Engine) pinRecent(written []objectRecord) {
+func (e *Engine) beforeApply(written []objectRecord) {
 	if e.filter != nil {
 		for _, w := range written {
 			e.filter.add(w.key)
@@ -380,10 +380,10 @@ func (e *Engine) fillKeyFilter(it *pebbledb.Iterator) (err error) {
 	return it.Error()
 }
 
-// unpinRecent tells the recent-objects cache that the commit pinRecent announced is
+// afterApply tells the recent-objects cache that the commit beforeApply announced is
 // over, and, if it was applied, what it wrote: Pebble numbered the batch's records
 // from pb.SeqNum() on.
-func (e *Engine) unpinRecent(pb *pebbledb.Batch, written []objectRecord, applied bool) {
+func (e *Engine) afterApply(pb *pebbledb.Batch, written []objectRecord, applied bool) {
 	if e.recent == nil {
 		return
 	}
