@@ -5,8 +5,8 @@
 # and pipeline depth. Installs redis-server and redis-tools from Debian's packages if
 # missing.
 #
-# Usage: [MODES="sync periodic"] [SOLO=1] [ETCD=1] [CHORUS_BIN=bin/chorus] \
-#          scripts/bench-compare.sh [requests] [clients]
+# Usage: [MODES="sync periodic"] [SOLO=1] [ETCD=1] [PROCS="default 1"] \
+#          [CHORUS_BIN=bin/chorus] scripts/bench-compare.sh [requests] [clients]
 #
 # MODES lists the --durability modes of the three-node cluster to run (empty: none);
 # SOLO=0 skips the one-node cluster; ETCD=0 skips etcd (three etcd-server members
@@ -14,7 +14,11 @@
 # its v3 JSON gateway by scripts/etcdload with the same requests, clients, key range
 # and value size; its PUT is compared with redis-server's SET). Every target is also run with -P 16 (except the
 # three-node cluster in sync mode). CHORUS_BIN runs another binary (say, a build of an
-# older commit) instead of building bin/chorus from this tree.
+# older commit) instead of building bin/chorus from this tree. PROCS lists the
+# GOMAXPROCS of the Chorus servers to run each Chorus target with: "default" leaves it
+# to Go (every core), a number sets it for each server process ("1": one core's worth of
+# Go code per process, the budget of redis-server's one command thread). The sync
+# three-node cluster, fsync-bound, runs with the first only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}
@@ -22,6 +26,7 @@ c=${2:-50}
 modes=${MODES-sync periodic}
 solo=${SOLO:-1}
 etcd=${ETCD:-1}
+procs=${PROCS-default 1}
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
@@ -106,22 +111,43 @@ bench 6399 "redis-server (AOF everysec)"
 bench 6399 "redis-server (AOF everysec), -P 16" -P 16
 stop
 
+# procsenv P: the env(1) arguments that run a server with GOMAXPROCS P ("default":
+# unset, so Go uses every core).
+procsenv() { if [ "$1" = default ]; then echo "-u GOMAXPROCS"; else echo "GOMAXPROCS=$1"; fi; }
+# procslabel P: the label suffix of a row run with GOMAXPROCS P.
+procslabel() { [ "$1" = default ] || echo ", GOMAXPROCS=$1"; }
+
+first=${procs%% *}
 for mode in $modes; do
-  read -ra running <<<"$(PORT_OFFSET=100 scripts/cluster3.sh "$work/$mode" --durability "$mode")"
-  bench 6480 "chorus 3 nodes RF3 QUORUM, $mode"
-  [ "$mode" != sync ] && bench 6480 "chorus 3 nodes RF3 QUORUM, $mode, -P 16" -P 16
-  stop
+  for p in $procs; do
+    [ "$mode" = sync ] && [ "$p" != "$first" ] && continue
+    read -ra running <<<"$(env $(procsenv "$p") PORT_OFFSET=100 scripts/cluster3.sh "$work/$mode-$p" --durability "$mode")"
+    if [ ${#running[@]} != 3 ]; then
+      echo "chorus 3 nodes ($mode, GOMAXPROCS $p) did not start" >&2
+      exit 1
+    fi
+    bench 6480 "chorus 3 nodes RF3 QUORUM, $mode$(procslabel "$p")"
+    [ "$mode" != sync ] && bench 6480 "chorus 3 nodes RF3 QUORUM, $mode$(procslabel "$p"), -P 16" -P 16
+    stop
+  done
 done
 
 if [ "$solo" = 1 ]; then
-  "$CHORUS_BIN" server --node-id solo --data-dir "$work/solo" --replication-factor 1 --durability periodic \
-    --resp-addr 127.0.0.1:6490 --http-addr 127.0.0.1:7490 --gossip-addr 127.0.0.1:8490 --rpc-addr 127.0.0.1:9490 \
-    --log-level warn >"$work/solo.log" 2>&1 &
-  running=($!)
-  for _ in $(seq 1 100); do curl -sf 127.0.0.1:7490/healthz | grep -q '"filling":false' && break; sleep 0.1; done
-  bench 6490 "chorus 1 node RF1, periodic"
-  bench 6490 "chorus 1 node RF1, periodic, -P 16" -P 16
-  stop
+  for p in $procs; do
+    env $(procsenv "$p") "$CHORUS_BIN" server --node-id solo --data-dir "$work/solo-$p" --replication-factor 1 --durability periodic \
+      --resp-addr 127.0.0.1:6490 --http-addr 127.0.0.1:7490 --gossip-addr 127.0.0.1:8490 --rpc-addr 127.0.0.1:9490 \
+      --log-level warn >"$work/solo-$p.log" 2>&1 &
+    running=($!)
+    for _ in $(seq 1 100); do curl -sf 127.0.0.1:7490/healthz | grep -q '"filling":false' && break; sleep 0.1; done
+    if ! kill -0 "${running[0]}" 2>/dev/null; then
+      echo "chorus 1 node did not start (a port taken?):" >&2
+      cat "$work/solo-$p.log" >&2
+      exit 1
+    fi
+    bench 6490 "chorus 1 node RF1, periodic$(procslabel "$p")"
+    bench 6490 "chorus 1 node RF1, periodic$(procslabel "$p"), -P 16" -P 16
+    stop
+  done
 fi
 
 if [ "$etcd" = 1 ]; then
