@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdb/chorus/internal/api"
@@ -268,7 +269,7 @@ func startProcess(cfg node.Config, opts processOpts) (*process, error) {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry = newRegistry()
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
@@ -316,4 +317,14 @@ func (p *process) stop() error {
 // addrWithPort replaces the port of a host:port address.
 func addrWithPort(host string, port int) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), fmt.Sprint(port))
+}
+
+// newRegistry returns the registry of a server's /metrics: the node's own metrics
+// (registered by node.Start) beside the Go runtime's (go_*: goroutines, GC, memory,
+// GOMAXPROCS) and the process's (process_*: CPU seconds, resident memory, open file
+// descriptors).
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
