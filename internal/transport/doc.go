@@ -30,8 +30,9 @@
 // costs no memory.
 //
 // On the receiving side each incoming connection or stream is served by one
-// goroutine, which decodes frames and calls the Handler for each message in order. A frame that does not decode
-// ends that connection (gRPC: with InvalidArgument) and logs one line; others carry on.
+// goroutine, which decodes frames and calls the Handler for each message in order. A
+// frame that does not decode ends that connection (gRPC: with InvalidArgument) and
+// logs one line; others carry on.
 //
 // Counters are exposed by Stats and, given a Registerer, as chorus_transport_*
 // metrics: messages_sent_total, frames_sent_total, bytes_sent_total,

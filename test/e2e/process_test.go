@@ -154,3 +154,28 @@ func TestDevCluster(t *testing.T) {
 		t.Fatal("dev did not stop within 30s of SIGINT")
 	}
 }
+
+// TestRuntimeMetrics: /metrics carries the Go runtime's and the process's metrics
+// beside the node's, and go_sched_gomaxprocs_threads reports the GOMAXPROCS the
+// server was started with (the setting docs/operations.md suggests for nodes sharing
+// cores).
+func TestRuntimeMetrics(t *testing.T) {
+	c := newClusterWith(t, 1, func(int) []string { return []string{"--replication-factor", "1"} },
+		func(_ int, s *server) { s.env = []string{"GOMAXPROCS=1"} })
+	s := c.servers[0]
+	if got := s.metric(t, "go_sched_gomaxprocs_threads"); got != 1 {
+		t.Errorf("go_sched_gomaxprocs_threads = %v; want 1 (started with GOMAXPROCS=1)", got)
+	}
+	if got := s.metric(t, "go_goroutines"); got < 1 {
+		t.Errorf("go_goroutines = %v; want at least 1", got)
+	}
+	if got := s.metric(t, "process_resident_memory_bytes"); got <= 0 {
+		t.Errorf("process_resident_memory_bytes = %v; want > 0", got)
+	}
+	if got := s.metric(t, "process_open_fds"); got < 3 {
+		t.Errorf("process_open_fds = %v; want a server's listeners and files", got)
+	}
+	if got := s.metric(t, "chorus_healthy"); got != 1 {
+		t.Errorf("chorus_healthy = %v; want 1 beside the runtime metrics", got)
+	}
+}
