@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,15 @@ func (s *shard) run() {
 	for {
 		select {
 		case ev := <-s.inbox:
+			// Yield once before the turn. The send that woke this loop put it
+			// next in line on the sender's P, so without the yield it would step
+			// that one event and reply before the other connections the poller
+			// just woke have read theirs: a turn (and a commit, and the writes of
+			// the replies, each waking the client) per request. After the yield
+			// they queue theirs first and one turn serves them all. Idle, nothing
+			// else is runnable and it returns at once. Measured: 20-30% more
+			// one-node requests/s, 17-25% less CPU per request (BENCHMARKS.md).
+			runtime.Gosched()
 			s.step(ev)
 		drain:
 			for i := 1; i < maxBurst; i++ {
