@@ -65,8 +65,8 @@ func (s *shard) run() {
 			// just woke have read theirs: a turn (and a commit, and the writes of
 			// the replies, each waking the client) per request. After the yield
 			// they queue theirs first and one turn serves them all. Idle, nothing
-			// else is runnable and it returns at once. Measured: 20-30% more
-			// one-node requests/s, 17-25% less CPU per request (BENCHMARKS.md).
+			// else is runnable and it returns at once. Measured: 16-32% more
+			// one-node requests/s, 10-25% less CPU per request (BENCHMARKS.md).
 			runtime.Gosched()
 			s.step(ev)
 		drain:
